@@ -1,0 +1,455 @@
+//! AntflyCluster: the database cluster resource, its spec and its status.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Affinity, Toleration, TopologySpreadConstraint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::schema::preserve_unknown_object;
+
+pub const DEFAULT_IMAGE: &str = "ghcr.io/antflydb/antfly:latest";
+
+/// Desired state of an Antfly database cluster.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "antfly.io",
+    version = "v1",
+    kind = "AntflyCluster",
+    namespaced,
+    status = "AntflyClusterStatus",
+    shortname = "afc",
+    category = "antfly",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Metadata ready","type":"integer","jsonPath":".status.metadataNodesReady"}"#,
+    printcolumn = r#"{"name":"Data ready","type":"integer","jsonPath":".status.dataNodesReady"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!(has(self.gke) && has(self.gke.autopilot) && self.gke.autopilot) || !has(self.metadataNodes) || !has(self.metadataNodes.nodeSelector) || size(self.metadataNodes.nodeSelector) == 0",
+     "message": "spec.metadataNodes.nodeSelector conflicts with spec.gke.autopilot=true", "fieldPath": ".metadataNodes.nodeSelector"},
+    {"rule": "!(has(self.gke) && has(self.gke.autopilot) && self.gke.autopilot) || !has(self.dataNodes) || !has(self.dataNodes.nodeSelector) || size(self.dataNodes.nodeSelector) == 0",
+     "message": "spec.dataNodes.nodeSelector conflicts with spec.gke.autopilot=true", "fieldPath": ".dataNodes.nodeSelector"},
+    {"rule": "!(has(self.eks) && has(self.eks.enabled) && self.eks.enabled && has(self.gke) && ((has(self.gke.autopilot) && self.gke.autopilot) || (has(self.gke.spot) && has(self.gke.spot.dataNodes) && self.gke.spot.dataNodes)))",
+     "message": "spec.gke and spec.eks cannot both be enabled"},
+    {"rule": "!has(self.schedulingProvider) || !((has(self.eks) && has(self.eks.enabled) && self.eks.enabled) || (has(self.gke) && ((has(self.gke.autopilot) && self.gke.autopilot) || (has(self.gke.spot) && has(self.gke.spot.dataNodes) && self.gke.spot.dataNodes))))",
+     "message": "spec.schedulingProvider cannot be combined with spec.gke or spec.eks", "fieldPath": ".schedulingProvider"}
+]))]
+pub struct AntflyClusterSpec {
+    /// Container image of the Antfly server.
+    #[serde(default = "default_image")]
+    pub image: String,
+    /// Image pull policy (Always, IfNotPresent or Never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["Always", "IfNotPresent", "Never"]))]
+    pub image_pull_policy: Option<String>,
+    /// Antfly configuration as JSON text; merged with the generated network configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// Raft metadata nodes.
+    #[serde(default)]
+    pub metadata_nodes: MetadataNodesSpec,
+    /// Replicated data nodes.
+    #[serde(default)]
+    pub data_nodes: DataNodesSpec,
+    /// Persistent storage for both node types.
+    #[serde(default)]
+    pub storage: StorageSpec,
+    /// External API Service.
+    #[serde(default, rename = "publicAPI", skip_serializing_if = "Option::is_none")]
+    pub public_api: Option<PublicApiSpec>,
+    /// PodDisruptionBudgets for both node types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_disruption_budget: Option<PodDisruptionBudgetSpec>,
+    /// Service-mesh sidecar injection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_mesh: Option<ServiceMeshSpec>,
+    /// Google Kubernetes Engine scheduling (served by the `gke` plugin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gke: Option<GkeSpec>,
+    /// Amazon EKS scheduling (served by the `eks` plugin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eks: Option<EksSpec>,
+    /// A third-party scheduling provider plugin and its settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_provider: Option<SchedulingProviderSpec>,
+    /// DNS domain of the Kubernetes cluster, used in the peers' URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_domain: Option<String>,
+}
+
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+
+fn default_image() -> String {
+    DEFAULT_IMAGE.to_string()
+}
+
+fn default_replicas() -> i32 {
+    3
+}
+
+/// CPU and memory for one node type. Requests come from `cpu`/`memory`; limits are optional.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ResourceLimits>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+}
+
+/// Scheduling fields shared by both node types; standard Kubernetes types.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulingSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+}
+
+/// Raft metadata nodes: a fixed, odd replica count that is never autoscaled.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataNodesSpec {
+    /// Odd, for Raft quorum: 3 or 5 in production, 1 for development.
+    #[serde(default = "default_replicas")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self % 2 == 1", "message": "must be odd (3 or 5)"}
+    ]), range(min = 1, max = 7))]
+    pub replicas: i32,
+    #[serde(default)]
+    pub resources: ResourceSpec,
+    #[serde(flatten)]
+    pub scheduling: SchedulingSpec,
+}
+
+impl Default for MetadataNodesSpec {
+    fn default() -> Self {
+        Self { replicas: default_replicas(), resources: ResourceSpec::default(), scheduling: SchedulingSpec::default() }
+    }
+}
+
+/// Replicated data nodes; may autoscale and may run on Spot capacity.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataNodesSpec {
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 1))]
+    pub replicas: i32,
+    #[serde(default)]
+    pub resources: ResourceSpec,
+    #[serde(flatten)]
+    pub scheduling: SchedulingSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling: Option<AutoScalingSpec>,
+}
+
+impl Default for DataNodesSpec {
+    fn default() -> Self {
+        Self {
+            replicas: default_replicas(),
+            resources: ResourceSpec::default(),
+            scheduling: SchedulingSpec::default(),
+            auto_scaling: None,
+        }
+    }
+}
+
+/// Metrics-based autoscaling of data nodes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+     "message": "minReplicas must not exceed maxReplicas", "fieldPath": ".minReplicas"}
+]))]
+pub struct AutoScalingSpec {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub min_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_replicas: Option<i32>,
+    #[serde(default, rename = "targetCPUUtilizationPercentage", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu_utilization_percentage: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_memory_utilization_percentage: Option<i32>,
+    /// Minimum time between scale-ups, as a duration such as `60s` or `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up_cooldown: Option<String>,
+    /// Minimum time between scale-downs, as a duration such as `300s` or `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_cooldown: Option<String>,
+}
+
+/// Persistent volumes; one PVC per pod.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "has(self.storageClass) == has(oldSelf.storageClass) && (!has(self.storageClass) || self.storageClass == oldSelf.storageClass)",
+     "message": "storageClass is immutable", "fieldPath": ".storageClass"}
+]))]
+pub struct StorageSpec {
+    /// StorageClass of every PVC; empty uses the cluster default. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    #[serde(default = "default_metadata_storage")]
+    pub metadata_storage: String,
+    #[serde(default = "default_data_storage")]
+    pub data_storage: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pvc_retention_policy: Option<PvcRetentionPolicy>,
+}
+
+fn default_metadata_storage() -> String {
+    "1Gi".to_string()
+}
+
+fn default_data_storage() -> String {
+    "10Gi".to_string()
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self {
+            storage_class: None,
+            metadata_storage: default_metadata_storage(),
+            data_storage: default_data_storage(),
+            pvc_retention_policy: None,
+        }
+    }
+}
+
+/// What happens to PVCs when the cluster is deleted or scaled down. Retain by default.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PvcRetentionPolicy {
+    #[serde(default)]
+    pub when_deleted: RetentionAction,
+    #[serde(default)]
+    pub when_scaled: RetentionAction,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum RetentionAction {
+    #[default]
+    Retain,
+    Delete,
+}
+
+impl RetentionAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionAction::Retain => "Retain",
+            RetentionAction::Delete => "Delete",
+        }
+    }
+}
+
+/// The `{c}-public-api` Service in front of the metadata nodes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicApiSpec {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default = "default_public_service_type")]
+    #[schemars(extend("enum" = ["ClusterIP", "NodePort", "LoadBalancer"]))]
+    pub service_type: String,
+    #[serde(default = "default_public_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+}
+
+fn default_public_service_type() -> String {
+    "ClusterIP".to_string()
+}
+
+fn default_public_port() -> i32 {
+    80
+}
+
+/// PodDisruptionBudget settings applied to both node types.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodDisruptionBudgetSpec {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Pods of one node type that may be down at once; defaults to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_unavailable: Option<i32>,
+}
+
+/// Service-mesh sidecar injection.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMeshSpec {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Mesh profile plugin (istio, linkerd, consul or a custom one) that supplies
+    /// injection annotations and recognises the mesh's sidecars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Pod annotations; they win over the profile's annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Google Kubernetes Engine options.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GkeSpec {
+    /// Run on GKE Autopilot: nodeSelector is cleared and a compute class is requested.
+    #[serde(default)]
+    pub autopilot: bool,
+    /// Autopilot compute class; defaults to Balanced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autopilot_compute_class: Option<String>,
+    /// GKE Standard Spot VMs (data nodes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot: Option<SpotSpec>,
+    /// Seed spelling of the PDB switch; `spec.podDisruptionBudget` wins when both are set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_disruption_budget: Option<PodDisruptionBudgetSpec>,
+}
+
+impl GkeSpec {
+    pub fn spot_data_nodes(&self) -> bool {
+        self.spot.as_ref().is_some_and(|s| s.data_nodes)
+    }
+    pub fn is_active(&self) -> bool {
+        self.autopilot || self.spot_data_nodes()
+    }
+}
+
+/// Which node types run on Spot capacity. Metadata nodes never do.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpotSpec {
+    #[serde(default)]
+    pub data_nodes: bool,
+}
+
+/// Amazon EKS options.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EksSpec {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Older spelling of `spot.dataNodes`: puts data nodes (never metadata nodes) on Spot.
+    #[serde(default)]
+    pub use_spot_instances: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot: Option<SpotSpec>,
+    /// Preferred EC2 instance types for data nodes on Spot (soft affinity, weight 100).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["gp2", "gp3", "io1", "io2", "st1", "sc1"]))]
+    pub ebs_volume_type: Option<String>,
+    /// IAM role for service accounts; annotates the pods' ServiceAccount.
+    #[serde(default, rename = "irsaRoleARN", skip_serializing_if = "Option::is_none")]
+    pub irsa_role_arn: Option<String>,
+}
+
+impl EksSpec {
+    pub fn spot_data_nodes(&self) -> bool {
+        self.use_spot_instances || self.spot.as_ref().is_some_and(|s| s.data_nodes)
+    }
+}
+
+/// A third-party scheduling provider: the plugin's name and settings that it validates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulingProviderSpec {
+    /// Name of an installed scheduling-provider plugin.
+    #[schemars(length(min = 1))]
+    pub plugin: String,
+    /// Opaque settings, passed to the plugin as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "preserve_unknown_object")]
+    pub settings: Option<serde_json::Value>,
+}
+
+/// Observed state of an Antfly cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AntflyClusterStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<ClusterPhase>,
+    #[serde(default)]
+    pub metadata_nodes_ready: i32,
+    #[serde(default)]
+    pub data_nodes_ready: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_mesh_status: Option<ServiceMeshStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling_status: Option<AutoScalingStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ClusterPhase {
+    /// The cluster is being created.
+    Pending,
+    /// All nodes are ready.
+    Running,
+    /// Some nodes are not ready.
+    Degraded,
+    /// A critical error, such as an invalid spec.
+    Failed,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMeshStatus {
+    pub enabled: bool,
+    pub sidecar_injection_status: SidecarInjectionStatus,
+    pub pods_with_sidecars: i32,
+    pub total_pods: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SidecarInjectionStatus {
+    Complete,
+    Partial,
+    None,
+    #[default]
+    Unknown,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoScalingStatus {
+    pub current_replicas: i32,
+    pub desired_replicas: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scale_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+}

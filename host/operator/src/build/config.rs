@@ -1,0 +1,102 @@
+//! The `{c}-config` ConfigMap: the user's JSON merged with the generated network configuration.
+//!
+//! Precedence, lowest first: operator defaults, the user's `spec.config`, then the keys the
+//! operator forces (`metadata.orchestration_urls`, `storage.local.base_dir`). Objects merge
+//! key by key, so sibling keys such as `storage.s3` survive.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::meta::{cluster_labels, names, object_meta};
+use super::ports::{METADATA_API, METADATA_RAFT};
+use crate::compose::Role;
+use crate::validate::ValidatedCluster;
+
+pub const CONFIG_KEY: &str = "config.json";
+pub const CONFIG_DIR: &str = "/config";
+pub const CONFIG_PATH: &str = "/config/config.json";
+pub const DATA_DIR: &str = "/antflydb";
+
+/// Stable DNS name of one metadata pod: `{c}-metadata-{i}.{c}-metadata.{ns}.svc.{domain}`.
+pub fn metadata_pod_host(cluster: &ValidatedCluster, ordinal: i32) -> String {
+    let service = names::role(cluster.name(), Role::Metadata);
+    format!("{service}-{ordinal}.{service}.{}.svc.{}", cluster.namespace(), cluster.cluster_domain())
+}
+
+/// Node ids are the StatefulSet ordinal plus one.
+fn metadata_node_ids(cluster: &ValidatedCluster) -> impl Iterator<Item = (i32, i32)> {
+    (0..cluster.spec().metadata_nodes.replicas).map(|ordinal| (ordinal, ordinal + 1))
+}
+
+/// The `--cluster` argument of metadata nodes: decimal node id to the peer's Raft URL.
+pub fn raft_peers(cluster: &ValidatedCluster) -> Map<String, Value> {
+    metadata_node_ids(cluster)
+        .map(|(ordinal, id)| {
+            (id.to_string(), Value::String(format!("http://{}:{METADATA_RAFT}", metadata_pod_host(cluster, ordinal))))
+        })
+        .collect()
+}
+
+/// `metadata.orchestration_urls`: hexadecimal node id to the metadata API URL.
+fn orchestration_urls(cluster: &ValidatedCluster) -> Map<String, Value> {
+    metadata_node_ids(cluster)
+        .map(|(ordinal, id)| {
+            (format!("{id:x}"), Value::String(format!("http://{}:{METADATA_API}", metadata_pod_host(cluster, ordinal))))
+        })
+        .collect()
+}
+
+/// Recursively merge `overlay` into `base`; objects merge by key, anything else is replaced.
+fn deep_merge(base: &mut Map<String, Value>, overlay: Map<String, Value>) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Object(base_obj)), Value::Object(overlay_obj)) => deep_merge(base_obj, overlay_obj),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn as_object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The final `config.json` document.
+pub fn build_config_json(cluster: &ValidatedCluster) -> Map<String, Value> {
+    let replication_factor = cluster.spec().data_nodes.replicas.clamp(1, 3);
+    let mut config = as_object(json!({
+        "replication_factor": replication_factor,
+        "max_shard_size_bytes": 67_108_864,
+        "disable_shard_alloc": true,
+        "default_shards_per_table": 1,
+    }));
+    deep_merge(&mut config, cluster.user_config().clone());
+    deep_merge(
+        &mut config,
+        as_object(json!({
+            "metadata": { "orchestration_urls": orchestration_urls(cluster) },
+            "storage": { "local": { "base_dir": DATA_DIR } },
+        })),
+    );
+    config
+}
+
+/// The ConfigMap and the sha256 of its `config.json`, for the pods' config-hash annotation.
+pub fn build_config_map(cluster: &ValidatedCluster) -> (ConfigMap, String) {
+    let text =
+        serde_json::to_string_pretty(&Value::Object(build_config_json(cluster))).unwrap_or_else(|_| String::from("{}"));
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+    let config_map = ConfigMap {
+        metadata: object_meta(cluster, names::config_map(cluster.name()), cluster_labels(cluster)),
+        data: Some(BTreeMap::from([(CONFIG_KEY.to_string(), text)])),
+        ..ConfigMap::default()
+    };
+    (config_map, hash)
+}

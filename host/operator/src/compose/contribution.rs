@@ -1,0 +1,157 @@
+//! Domain types of what plugins contribute, already validated by the extensions layer.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{PreferredSchedulingTerm, Toleration, TopologySpreadConstraint};
+
+use crate::validate::ValidatedCluster;
+
+/// The two kinds of pod the operator runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Metadata,
+    Data,
+}
+
+impl Role {
+    pub const ALL: [Role; 2] = [Role::Metadata, Role::Data];
+
+    /// The value of the `app.kubernetes.io/component` label and the name suffix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Metadata => "metadata",
+            Role::Data => "data",
+        }
+    }
+}
+
+/// What a scheduling-provider plugin adds to one role's pods.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SchedulingContribution {
+    /// Name of the plugin that made it, for errors and status.
+    pub plugin: String,
+    /// Key-merged into the user's nodeSelector; the provider wins on duplicate keys.
+    pub node_selector: BTreeMap<String, String>,
+    /// Drop every nodeSelector entry, the user's included (GKE Autopilot).
+    pub clear_node_selector: bool,
+    /// Appended to the user's tolerations, without duplicates.
+    pub tolerations: Vec<Toleration>,
+    /// Appended to the user's preferred node-affinity terms.
+    pub preferred_node_affinity: Vec<PreferredSchedulingTerm>,
+    /// Appended to the user's (or the default) topology spread constraints.
+    pub topology_spread: Vec<TopologySpreadConstraint>,
+    /// Skip the default soft zone spread (GKE Autopilot manages topology itself).
+    pub suppress_default_zone_spread: bool,
+    /// Added to the pod template's annotations.
+    pub pod_annotations: BTreeMap<String, String>,
+    /// Pod `terminationGracePeriodSeconds`, e.g. to fit inside a Spot reclaim notice.
+    pub termination_grace_period_seconds: Option<i64>,
+    /// Annotations for the pods' ServiceAccount (IRSA, Workload Identity).
+    pub service_account_annotations: BTreeMap<String, String>,
+}
+
+/// What a mesh-profile plugin adds to one role's pods.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MeshContribution {
+    /// Name of the profile plugin that made it.
+    pub profile: String,
+    /// Injection annotations; the user's `serviceMesh.annotations` win over them.
+    pub pod_annotations: BTreeMap<String, String>,
+}
+
+/// Everything plugins contributed to one role.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoleContributions {
+    pub scheduling: Vec<SchedulingContribution>,
+    pub mesh: Option<MeshContribution>,
+}
+
+/// Everything plugins contributed to one cluster, per role.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Contributions {
+    pub metadata: RoleContributions,
+    pub data: RoleContributions,
+}
+
+impl Contributions {
+    pub fn for_role(&self, role: Role) -> &RoleContributions {
+        match role {
+            Role::Metadata => &self.metadata,
+            Role::Data => &self.data,
+        }
+    }
+
+    pub fn for_role_mut(&mut self, role: Role) -> &mut RoleContributions {
+        match role {
+            Role::Metadata => &mut self.metadata,
+            Role::Data => &mut self.data,
+        }
+    }
+}
+
+/// Which plugin world a plugin implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PluginWorld {
+    SchedulingProvider,
+    MeshProfile,
+    BackupDestination,
+}
+
+impl PluginWorld {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginWorld::SchedulingProvider => "scheduling-provider",
+            PluginWorld::MeshProfile => "mesh-profile",
+            PluginWorld::BackupDestination => "backup-destination",
+        }
+    }
+}
+
+/// A plugin the cluster's spec selects, with the settings it will receive.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginRequest {
+    pub world: PluginWorld,
+    pub plugin: String,
+    /// The spec field that selected the plugin, e.g. `spec.eks`.
+    pub field: &'static str,
+    /// The plugin's settings as a JSON object.
+    pub settings: serde_json::Value,
+}
+
+/// Error from resolving a cluster's plugin contributions.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtensionError {
+    #[error("{field}: {world} plugin {plugin:?} is not available{hint}", world = .world.as_str())]
+    PluginNotAvailable { world: PluginWorld, plugin: String, field: &'static str, hint: String },
+    #[error("{field}: plugin {plugin:?} rejected its settings: {message}")]
+    SettingsRejected { plugin: String, field: String, message: String },
+    #[error("plugin {plugin:?} failed: {message}")]
+    PluginFailed { plugin: String, message: String },
+    #[error("plugin {plugin:?} returned an invalid contribution: {message}")]
+    InvalidContribution { plugin: String, message: String },
+}
+
+/// Turns a validated cluster's plugin requests into contributions.
+///
+/// `render` and the controller share one resolver, so both print and apply the same objects.
+pub trait ExtensionResolver: Send + Sync {
+    fn resolve(&self, cluster: &ValidatedCluster) -> Result<Contributions, ExtensionError>;
+}
+
+/// A resolver with no plugins: clusters that need a plugin fail instead of rendering without it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPlugins;
+
+impl ExtensionResolver for NoPlugins {
+    fn resolve(&self, cluster: &ValidatedCluster) -> Result<Contributions, ExtensionError> {
+        match cluster.plugin_requests().into_iter().next() {
+            Some(request) => Err(ExtensionError::PluginNotAvailable {
+                world: request.world,
+                plugin: request.plugin,
+                field: request.field,
+                hint: String::from(" (this build has no plugin runtime)"),
+            }),
+            None => Ok(Contributions::default()),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! antfly-operator: the Kubernetes operator for the Antfly database.
+//!
+//! Pure layers (no API client): [`api`] types, [`validate`], [`build`] and [`compose`].
+//! [`render`] runs them end to end, exactly as the controller does before it applies.
+
+pub mod api;
+pub mod build;
+pub mod compose;
+pub mod render;
+pub mod validate;
