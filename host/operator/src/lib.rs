@@ -8,3 +8,6 @@ pub mod build;
 pub mod compose;
 pub mod render;
 pub mod validate;
+
+#[cfg(test)]
+mod fixtures;

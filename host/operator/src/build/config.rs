@@ -61,6 +61,21 @@ fn deep_merge(base: &mut Map<String, Value>, overlay: Map<String, Value>) {
     }
 }
 
+/// Set the value at `path`, replacing it whole and creating (or overwriting) parents as objects.
+fn force(config: &mut Map<String, Value>, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut node = config;
+    for key in parents {
+        let entry = node.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(child) = entry else { return };
+        node = child;
+    }
+    node.insert(last.to_string(), value);
+}
+
 fn as_object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
@@ -78,13 +93,8 @@ pub fn build_config_json(cluster: &ValidatedCluster) -> Map<String, Value> {
         "default_shards_per_table": 1,
     }));
     deep_merge(&mut config, cluster.user_config().clone());
-    deep_merge(
-        &mut config,
-        as_object(json!({
-            "metadata": { "orchestration_urls": orchestration_urls(cluster) },
-            "storage": { "local": { "base_dir": DATA_DIR } },
-        })),
-    );
+    force(&mut config, &["metadata", "orchestration_urls"], Value::Object(orchestration_urls(cluster)));
+    force(&mut config, &["storage", "local", "base_dir"], Value::String(DATA_DIR.into()));
     config
 }
 

@@ -100,3 +100,6 @@ impl ClusterResources {
         Ok(objects)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -287,10 +287,8 @@ fn check_cloud(spec: &AntflyClusterSpec, e: &mut Errors) {
     if gke_active && eks_enabled {
         e.push("spec.eks.enabled", "spec.gke and spec.eks cannot both be enabled");
     }
-    if let Some(eks) = eks.filter(|e| !e.enabled) {
-        if eks.spot_data_nodes() {
-            e.push("spec.eks.spot.dataNodes", "requires spec.eks.enabled=true");
-        }
+    if eks.is_some_and(|eks| !eks.enabled && eks.spot_data_nodes()) {
+        e.push("spec.eks.spot.dataNodes", "requires spec.eks.enabled=true");
     }
     if let Some(provider) = &spec.scheduling_provider {
         e.check("spec.schedulingProvider.plugin", syntax::dns1123_label(&provider.plugin, 63));

@@ -1,1 +1,181 @@
-//! Tests of validation.
+//! Tests of validation: each rejection names its field, all are reported at once.
+
+use crate::compose::PluginWorld;
+use crate::fixtures::{errors, parse, validated};
+use crate::validate::validate;
+
+#[test]
+fn even_metadata_replicas_are_rejected_with_the_field_path() {
+    assert_eq!(
+        errors("  metadataNodes:\n    replicas: 4\n"),
+        ["spec.metadataNodes.replicas: must be odd (3 or 5; 1 for development), got 4"]
+    );
+}
+
+#[test]
+fn three_five_and_one_metadata_replicas_are_accepted() {
+    for n in [1, 3, 5] {
+        validated(&format!("  metadataNodes:\n    replicas: {n}\n"));
+    }
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let found = errors(concat!(
+        "  config: '[1]'\n",
+        "  metadataNodes:\n    replicas: 2\n",
+        "  dataNodes:\n    replicas: 0\n",
+        "  storage:\n    dataStorage: ten\n",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.config: must be a JSON object, got an array",
+            "spec.metadataNodes.replicas: must be odd (3 or 5; 1 for development), got 2",
+            "spec.dataNodes.replicas: must be at least 1, got 0",
+            "spec.storage.dataStorage: must be a quantity such as 500m, 2 or 10Gi, got \"ten\"",
+        ]
+    );
+}
+
+#[test]
+fn config_must_be_valid_json() {
+    let found = errors("  config: '{\"log\": '\n");
+    assert_eq!(found.len(), 1);
+    assert!(found[0].starts_with("spec.config: must be valid JSON: "), "{found:?}");
+}
+
+#[test]
+fn replication_factor_cannot_exceed_data_nodes() {
+    assert_eq!(
+        errors("  config: '{\"replication_factor\": 5}'\n"),
+        ["spec.config.replication_factor: must not exceed spec.dataNodes.replicas (3), got 5"]
+    );
+}
+
+#[test]
+fn node_selector_under_autopilot_is_rejected_with_the_seed_message() {
+    let found = errors("  gke:\n    autopilot: true\n  dataNodes:\n    nodeSelector:\n      workload: antfly\n");
+    assert_eq!(
+        found,
+        ["spec.dataNodes.nodeSelector: spec.dataNodes.nodeSelector conflicts with spec.gke.autopilot=true"]
+    );
+}
+
+#[test]
+fn gke_and_eks_cannot_both_be_enabled() {
+    let found = errors("  gke:\n    autopilot: true\n  eks:\n    enabled: true\n");
+    assert_eq!(found, ["spec.eks.enabled: spec.gke and spec.eks cannot both be enabled"]);
+}
+
+#[test]
+fn eks_spot_requires_eks_enabled() {
+    assert_eq!(
+        errors("  eks:\n    useSpotInstances: true\n"),
+        ["spec.eks.spot.dataNodes: requires spec.eks.enabled=true"]
+    );
+}
+
+#[test]
+fn bad_tolerations_and_spread_name_each_field() {
+    let found = errors(concat!(
+        "  dataNodes:\n",
+        "    tolerations:\n      - key: a\n        operator: Sometimes\n        effect: Never\n",
+        "    topologySpreadConstraints:\n      - maxSkew: 0\n        topologyKey: zone\n        whenUnsatisfiable: Maybe\n",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.dataNodes.tolerations[0].operator: must be Exists or Equal, got \"Sometimes\"",
+            "spec.dataNodes.tolerations[0].effect: must be NoSchedule, PreferNoSchedule or NoExecute, got \"Never\"",
+            "spec.dataNodes.topologySpreadConstraints[0].maxSkew: must be at least 1, got 0",
+            "spec.dataNodes.topologySpreadConstraints[0].whenUnsatisfiable: must be DoNotSchedule or ScheduleAnyway, got \"Maybe\"",
+        ]
+    );
+}
+
+#[test]
+fn autoscaling_needs_a_maximum_and_a_sane_range() {
+    let found = errors(
+        "  dataNodes:\n    autoScaling:\n      enabled: true\n      minReplicas: 5\n      targetCPUUtilizationPercentage: 170\n      scaleUpCooldown: soon\n",
+    );
+    assert_eq!(
+        found,
+        [
+            "spec.dataNodes.autoScaling.maxReplicas: must be set when autoscaling is enabled",
+            "spec.dataNodes.autoScaling.targetCPUUtilizationPercentage: must be between 1 and 100, got 170",
+            "spec.dataNodes.autoScaling.scaleUpCooldown: must be a duration such as 30s, 5m or 1h30m, got \"soon\"",
+        ]
+    );
+}
+
+#[test]
+fn cluster_names_must_fit_child_object_names() {
+    let mut cluster = parse("  image: x\n");
+    cluster.metadata.name = Some("a".repeat(41));
+    let errors = validate(&cluster).expect_err("long name").errors;
+    assert_eq!(errors[0].path, "metadata.name");
+    cluster.metadata.name = Some("Upper".into());
+    assert_eq!(validate(&cluster).expect_err("uppercase").errors[0].path, "metadata.name");
+}
+
+#[test]
+fn scheduling_provider_cannot_be_combined_with_a_cloud() {
+    let found = errors("  eks:\n    enabled: true\n  schedulingProvider:\n    plugin: acme\n    settings: {}\n");
+    assert_eq!(found, ["spec.schedulingProvider: cannot be combined with spec.gke or spec.eks"]);
+}
+
+#[test]
+fn plugin_requests_follow_the_spec() {
+    let cluster = validated(concat!(
+        "  eks:\n    enabled: true\n    spot:\n      dataNodes: true\n",
+        "  serviceMesh:\n    enabled: true\n    profile: linkerd\n",
+    ));
+    let requests = cluster.plugin_requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        (requests[0].world, requests[0].plugin.as_str(), requests[0].field),
+        (PluginWorld::SchedulingProvider, "eks", "spec.eks")
+    );
+    assert_eq!(requests[0].settings["spot"]["dataNodes"], true);
+    assert_eq!((requests[1].world, requests[1].plugin.as_str()), (PluginWorld::MeshProfile, "linkerd"));
+    assert!(validated("  image: x\n").plugin_requests().is_empty());
+}
+
+#[test]
+fn a_disabled_mesh_selects_no_profile_plugin() {
+    let cluster = validated("  serviceMesh:\n    enabled: false\n    profile: istio\n");
+    assert!(cluster.plugin_requests().is_empty());
+}
+
+#[test]
+fn defaults_follow_the_seed() {
+    let cluster = validated("  image: x\n");
+    let spec = cluster.spec();
+    assert_eq!((spec.metadata_nodes.replicas, spec.data_nodes.replicas), (3, 3));
+    assert_eq!((spec.storage.metadata_storage.as_str(), spec.storage.data_storage.as_str()), ("1Gi", "10Gi"));
+    assert_eq!(cluster.cluster_domain(), "cluster.local");
+    assert!(cluster.pdb().is_none() && cluster.public_api().is_none());
+    let empty = validated("  {}\n");
+    assert_eq!(empty.spec().image, "ghcr.io/antflydb/antfly:latest");
+}
+
+#[test]
+fn arbitrary_yaml_never_panics_validation() {
+    // Shapes that type-check but carry odd values: validation must report, not panic.
+    let odd_specs = [
+        "  metadataNodes:\n    replicas: -2147483648\n",
+        "  dataNodes:\n    replicas: 2147483647\n",
+        "  config: '{\"replication_factor\": \"three\"}'\n",
+        "  config: '{}{}'\n",
+        "  storage:\n    dataStorage: ''\n    storageClass: ''\n",
+        "  dataNodes:\n    nodeSelector:\n      '': ''\n",
+        "  dataNodes:\n    tolerations:\n      - {}\n",
+        "  clusterDomain: '...'\n",
+        "  schedulingProvider:\n    plugin: ''\n    settings: {a: [1, {b: null}]}\n",
+        "  dataNodes:\n    autoScaling:\n      scaleDownCooldown: '99999999999999999999h'\n",
+    ];
+    for spec in odd_specs {
+        let _ = validate(&parse(spec));
+    }
+}

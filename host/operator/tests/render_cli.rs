@@ -1,0 +1,76 @@
+//! The `antfly-operator render` command, run as a user runs it.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn operator() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_antfly-operator"))
+}
+
+#[test]
+fn render_without_a_file_prints_the_embedded_dev_cluster() {
+    let out = operator().arg("render").output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let yaml = String::from_utf8(out.stdout).expect("utf-8");
+    let docs: Vec<serde_yaml::Value> = yaml
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_yaml::from_str(d).expect("yaml doc"))
+        .collect();
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap_or_default()).collect();
+    assert_eq!(kinds, ["ConfigMap", "Service", "Service", "StatefulSet", "StatefulSet"]);
+    assert_eq!(docs[3]["metadata"]["name"], "dev-metadata");
+}
+
+#[test]
+fn render_reads_stdin_and_reports_every_field_error() {
+    let mut child = operator()
+        .args(["render", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let input = "apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: bad\nspec:\n  metadataNodes:\n    replicas: 4\n  config: 'nope'\n";
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing is rendered for invalid input");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("spec.metadataNodes.replicas: must be odd (3 or 5; 1 for development), got 4"), "{stderr}");
+    assert!(stderr.contains("spec.config: must be valid JSON"), "{stderr}");
+}
+
+#[test]
+fn render_rejects_a_file_of_another_kind() {
+    let out = operator()
+        .args(["render", "-f", concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/daily-backup.yaml")])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected kind AntflyCluster"));
+}
+
+#[test]
+fn render_never_panics_on_malformed_yaml() {
+    let inputs = [
+        "",
+        "[",
+        ": :",
+        "kind: AntflyCluster\napiVersion: antfly.io/v1\nspec: 7\n",
+        "apiVersion: antfly.io/v1\nkind: AntflyCluster\nspec:\n  metadataNodes:\n    replicas: many\n",
+    ];
+    for input in inputs {
+        let mut child = operator()
+            .args(["render", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
+        let out = child.wait_with_output().expect("finishes");
+        assert_eq!(out.status.code(), Some(1), "{input:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    }
+}
