@@ -6,7 +6,9 @@
 pub mod api;
 pub mod build;
 pub mod compose;
+pub mod controller;
 pub mod render;
+pub mod status;
 pub mod validate;
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use crate::compose::merge::{apply_scheduling, pod_annotations};
 use crate::compose::{Contributions, Role};
 use crate::validate::ValidatedCluster;
 
-const CONTAINER_NAME: &str = "antfly";
+/// Name of the server container; anything else in the pod is a sidecar.
+pub const CONTAINER_NAME: &str = "antfly";
 const CONFIG_VOLUME: &str = "config";
 
 fn http_probe(path: &str, initial_delay: Option<i32>, period: i32, failures: i32) -> Probe {
@@ -138,7 +139,11 @@ fn volume_claim_template(cluster: &ValidatedCluster, role: Role) -> PersistentVo
         Role::Data => &storage.data_storage,
     };
     PersistentVolumeClaim {
-        metadata: ObjectMeta { name: Some(names::DATA_VOLUME.into()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some(names::DATA_VOLUME.into()),
+            labels: Some(role_labels(cluster, role)),
+            ..ObjectMeta::default()
+        },
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: storage.storage_class.clone(),

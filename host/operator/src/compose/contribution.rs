@@ -136,6 +136,16 @@ pub enum ExtensionError {
 /// `render` and the controller share one resolver, so both print and apply the same objects.
 pub trait ExtensionResolver: Send + Sync {
     fn resolve(&self, cluster: &ValidatedCluster) -> Result<Contributions, ExtensionError>;
+
+    /// Whether `pod` carries the sidecar of the mesh `profile` (the profile plugin decides).
+    fn has_sidecar(&self, profile: &str, _pod: &k8s_openapi::api::core::v1::Pod) -> Result<bool, ExtensionError> {
+        Err(ExtensionError::PluginNotAvailable {
+            world: PluginWorld::MeshProfile,
+            plugin: profile.to_string(),
+            field: "spec.serviceMesh.profile",
+            hint: String::new(),
+        })
+    }
 }
 
 /// A resolver with no plugins: clusters that need a plugin fail instead of rendering without it.

@@ -1,0 +1,50 @@
+//! Shared state of every reconcile.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::Recorder;
+
+use super::error::ReconcileError;
+use super::leader::LeaderState;
+use super::metrics::Metrics;
+use crate::compose::ExtensionResolver;
+
+pub struct Context {
+    /// API client, authenticated as the operator.
+    pub client: Client,
+    /// Publishes Kubernetes events on AntflyClusters.
+    pub recorder: Recorder,
+    /// Prometheus metrics, also served on `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Plugin contributions; shared with `render`, so both build the same objects.
+    pub resolver: Arc<dyn ExtensionResolver>,
+    /// Whether this process holds the leader lease; checked before every write.
+    pub leader: Arc<LeaderState>,
+    /// Periodic resync of a healthy cluster.
+    pub resync: Duration,
+    /// Consecutive failures per cluster (namespace/name), for per-object backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn ensure_leader(&self) -> Result<(), ReconcileError> {
+        if self.leader.is_leader() { Ok(()) } else { Err(ReconcileError::NotLeader) }
+    }
+
+    /// Record one more failure of `key`; returns the attempt number.
+    pub fn note_failure(&self, key: &str) -> u32 {
+        let Ok(mut failures) = self.failures.lock() else { return 0 };
+        let attempt = failures.entry(key.to_string()).or_insert(0);
+        *attempt += 1;
+        *attempt
+    }
+
+    pub fn clear_failures(&self, key: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(key);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The controller: reconciles AntflyClusters on a real API server.
+//!
+//! Only the holder of the leader Lease runs the controller; every write re-checks the lease.
+//! The reconcile itself is [`reconcile::reconcile`]; it shares validate and build with `render`.
+
+mod apply;
+mod context;
+mod error;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+mod reconcile;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::Api;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Controller;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use tracing::{info, warn};
+
+pub use apply::{APPLIED_HASH_ANNOTATION, FIELD_MANAGER};
+pub use context::Context;
+pub use error::ReconcileError;
+pub use reconcile::{PAUSE_ANNOTATION, PVC_FINALIZER};
+
+use crate::api::AntflyCluster;
+use crate::build::meta::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER};
+use crate::compose::ExtensionResolver;
+use leader::{LeaderElector, LeaderState};
+use metrics::Metrics;
+
+/// How the operator runs.
+pub struct OperatorConfig {
+    /// Watch one namespace, or every namespace when `None`.
+    pub watch_namespace: Option<String>,
+    /// Namespace of the leader Lease.
+    pub lease_namespace: String,
+    pub lease_name: String,
+    /// This replica's identity in the Lease (the pod name in a Deployment).
+    pub identity: String,
+    pub resync: Duration,
+    pub resolver: Arc<dyn ExtensionResolver>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("lost the leader lease; exiting so that another replica takes over")]
+    LostLeadership,
+    #[error(transparent)]
+    Leader(#[from] leader::LeaderError),
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Wait for leadership, then reconcile until shutdown or until the lease is lost.
+pub async fn run(
+    client: Client,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    leader: Arc<LeaderState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let elector = LeaderElector::new(client.clone(), &config.lease_namespace, &config.lease_name, &config.identity);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            acquired = elector.try_acquire_or_renew(&leader) => {
+                if acquired.unwrap_or_else(|err| { warn!(error = %err, "leader election failed"); false }) { break; }
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+    info!(identity = %config.identity, "acquired leader lease");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let ctx = Arc::new(make_context(client.clone(), &config, leader.clone(), metrics));
+    let controller = tokio::spawn(run_controller(ctx, config.watch_namespace.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    let outcome = loop {
+        tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            () = tokio::time::sleep(elector.renew_every) => {
+                match elector.try_acquire_or_renew(&leader).await {
+                    Ok(true) => {}
+                    Ok(false) => break Err(RunError::LostLeadership),
+                    Err(err) => {
+                        warn!(error = %err, "failed to renew the leader lease");
+                        if !leader.is_leader() { break Err(RunError::LostLeadership); }
+                    }
+                }
+            }
+        }
+    };
+    let _ = stop_tx.send(());
+    let _ = controller.await;
+    outcome
+}
+
+fn make_context(client: Client, config: &OperatorConfig, leader: Arc<LeaderState>, metrics: Arc<Metrics>) -> Context {
+    let reporter = Reporter { controller: MANAGER.into(), instance: Some(config.identity.clone()) };
+    Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client,
+        metrics,
+        resolver: config.resolver.clone(),
+        leader,
+        resync: config.resync,
+        failures: Default::default(),
+    }
+}
+
+/// The kube-runtime Controller for AntflyClusters and the objects they own.
+async fn run_controller(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    let owned = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGER}"));
+    let clusters: Api<DeserializeGuard<AntflyCluster>> = api(&client, ns);
+    Controller::new(clusters, watcher::Config::default())
+        .owns(api::<ConfigMap>(&client, ns), owned.clone())
+        .owns(api::<Service>(&client, ns), owned.clone())
+        .owns(api::<ServiceAccount>(&client, ns), owned.clone())
+        .owns(api::<StatefulSet>(&client, ns), owned.clone())
+        .owns(api::<PodDisruptionBudget>(&client, ns), owned)
+        // Pods carry no owner reference to the cluster; map them by their instance label.
+        .watches(
+            api::<Pod>(&client, ns),
+            watcher::Config::default().labels(&format!(
+                "{}={}",
+                crate::build::meta::LABEL_NAME,
+                crate::build::meta::APP_NAME
+            )),
+            |pod: Pod| {
+                let instance = pod.labels().get(LABEL_INSTANCE)?.clone();
+                Some(ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&instance).within(&pod.namespace()?))
+            },
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
