@@ -1,0 +1,260 @@
+//! The extensions layer through the real plugin host and the real first-party components:
+//! seed values end up as domain contributions, and invalid contributions are refused.
+
+use std::sync::LazyLock;
+
+use antfly_plugin_host::wit;
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Toleration};
+
+use super::*;
+use crate::compose::{ExtensionError, ExtensionResolver, Role};
+use crate::fixtures::validated;
+
+/// One resolver for every test: loading compiles the five first-party components.
+static BUNDLED: LazyLock<PluginResolver> =
+    LazyLock::new(|| PluginResolver::load(&PluginOptions::default()).expect("first-party plugins load"));
+
+/// The bundled plugins plus the hostile fixture, from a plugin directory.
+static WITH_HOSTILE: LazyLock<(PluginResolver, tempfile::TempDir)> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let wasm = std::fs::read(antfly_bundled_plugins::fixtures::path("hostile")).expect("hostile fixture is built");
+    std::fs::write(dir.path().join("hostile.wasm"), &wasm).expect("copy the fixture");
+    let manifest = serde_json::json!({
+        "manifestVersion": 1,
+        "plugins": [{
+            "name": "hostile",
+            "world": "scheduling-provider",
+            "wit": "antfly:operator@0.1.0",
+            "file": "hostile.wasm",
+            "version": "0.0.1",
+            "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm)),
+        }]
+    });
+    std::fs::write(dir.path().join("plugins.json"), manifest.to_string()).expect("write the manifest");
+    let options = PluginOptions { plugin_dir: Some(dir.path().to_path_buf()), ..PluginOptions::default() };
+    (PluginResolver::load(&options).expect("plugin directory loads"), dir)
+});
+
+fn hostile(attack: &str) -> Result<crate::compose::Contributions, ExtensionError> {
+    let cluster = validated(&format!(
+        "  schedulingProvider:\n    plugin: hostile\n    settings:\n      attack: {attack}\n"
+    ));
+    WITH_HOSTILE.0.resolve(&cluster)
+}
+
+#[test]
+fn eks_spot_contributes_to_data_nodes_only() {
+    let cluster = validated("  eks:\n    enabled: true\n    spot:\n      dataNodes: true\n");
+    let contributions = BUNDLED.resolve(&cluster).expect("eks resolves");
+    let data = &contributions.data.scheduling[0];
+    assert_eq!(data.plugin, "eks");
+    assert_eq!(data.node_selector["eks.amazonaws.com/capacityType"], "SPOT");
+    assert_eq!(
+        data.tolerations,
+        vec![Toleration {
+            key: Some("eks.amazonaws.com/spot".into()),
+            operator: Some("Exists".into()),
+            effect: Some("NoSchedule".into()),
+            ..Toleration::default()
+        }]
+    );
+    assert_eq!(data.termination_grace_period_seconds, Some(25));
+    let metadata = &contributions.metadata.scheduling[0];
+    assert!(metadata.node_selector.is_empty() && metadata.tolerations.is_empty());
+    assert_eq!(metadata.termination_grace_period_seconds, None);
+}
+
+#[test]
+fn gke_autopilot_clears_selectors_and_suppresses_the_default_spread() {
+    let cluster = validated("  gke:\n    autopilot: true\n");
+    let contributions = BUNDLED.resolve(&cluster).expect("gke resolves");
+    for role in Role::ALL {
+        let c = &contributions.for_role(role).scheduling[0];
+        assert!(c.clear_node_selector && c.suppress_default_zone_spread);
+        assert_eq!(c.pod_annotations["cloud.google.com/compute-class"], "Balanced");
+        assert_eq!(c.termination_grace_period_seconds, Some(15));
+    }
+}
+
+#[test]
+fn the_istio_profile_contributes_mesh_annotations_for_both_roles() {
+    let cluster = validated("  serviceMesh:\n    enabled: true\n    profile: istio\n");
+    let contributions = BUNDLED.resolve(&cluster).expect("istio resolves");
+    for role in Role::ALL {
+        let mesh = contributions.for_role(role).mesh.as_ref().expect("a mesh contribution");
+        assert_eq!(mesh.profile, "istio");
+        assert_eq!(mesh.pod_annotations["sidecar.istio.io/inject"], "true");
+        assert_eq!(mesh.pod_annotations["traffic.sidecar.istio.io/excludeOutboundPorts"], "9017,9021");
+    }
+}
+
+#[test]
+fn consul_upstreams_name_the_clusters_services() {
+    let cluster = validated("  serviceMesh:\n    enabled: true\n    profile: consul\n");
+    let contributions = BUNDLED.resolve(&cluster).expect("consul resolves");
+    let mesh = contributions.data.mesh.expect("a mesh contribution");
+    assert_eq!(mesh.pod_annotations["consul.hashicorp.com/connect-service-upstreams"], "c-metadata:12377,c-data:12380");
+}
+
+#[test]
+fn sidecar_detection_asks_the_profile_with_the_pod() {
+    let pod = |containers: &[&str]| Pod {
+        spec: Some(PodSpec {
+            containers: containers.iter().map(|n| Container { name: n.to_string(), ..Container::default() }).collect(),
+            ..PodSpec::default()
+        }),
+        ..Pod::default()
+    };
+    assert!(BUNDLED.has_sidecar("linkerd", &pod(&["antfly", "linkerd-proxy"])).expect("linkerd answers"));
+    assert!(!BUNDLED.has_sidecar("linkerd", &pod(&["antfly", "istio-proxy"])).expect("linkerd answers"));
+    let error = BUNDLED.has_sidecar("kuma", &pod(&["antfly"])).expect_err("no kuma profile");
+    assert!(error.to_string().contains("loaded mesh-profile plugins: consul, istio, linkerd"), "{error}");
+}
+
+#[test]
+fn an_unknown_provider_is_not_available_and_the_hint_lists_what_is() {
+    let cluster = validated("  schedulingProvider:\n    plugin: acme\n");
+    let error = BUNDLED.resolve(&cluster).expect_err("acme is not loaded");
+    assert!(matches!(error, ExtensionError::PluginNotAvailable { .. }), "{error}");
+    assert!(error.to_string().contains("loaded scheduling-provider plugins: eks, gke"), "{error}");
+}
+
+#[test]
+fn rejected_settings_name_the_field_under_the_spec() {
+    let cluster = validated("  eks:\n    enabled: true\n    irsaRoleARN: not-an-arn\n");
+    let error = BUNDLED.resolve(&cluster).expect_err("bad ARN");
+    let ExtensionError::SettingsRejected { field, message, .. } = &error else { panic!("{error}") };
+    assert_eq!(field, "spec.eks.irsaRoleARN");
+    assert!(message.contains("not an IAM role ARN"), "{message}");
+}
+
+#[test]
+fn invalid_contributions_are_refused_with_the_offending_field() {
+    for (attack, needle) in [
+        ("bad-effect", "tolerations[0].effect: \"Sometimes\" is not one of NoSchedule, PreferNoSchedule, NoExecute"),
+        ("bad-operator", "tolerations[0].operator: \"Maybe\" is not one of Exists, Equal"),
+        ("bad-label-key", "nodeSelector: key \"not a/valid/key!\""),
+        ("bad-label-value", "nodeSelector.example.com/pool: value \"no spaces allowed\""),
+        ("bad-annotation-key", "podAnnotations: key \"-bad-/key\""),
+        ("bad-weight", "preferredNodeAffinity[0].weight must be between 1 and 100, got 101"),
+        ("negative-grace", "terminationGracePeriodSeconds must be at least 0, got -1"),
+        ("metadata-spot", "would put metadata (Raft) pods on Spot capacity"),
+        ("wrong-role", "contribution is for the data role, but the metadata role was asked for"),
+        ("huge-annotations", "more than Kubernetes' 262144 bytes"),
+    ] {
+        let error = hostile(attack).expect_err(attack);
+        assert!(matches!(error, ExtensionError::InvalidContribution { .. }), "{attack}: {error}");
+        assert!(error.to_string().contains(needle), "{attack}: {error}");
+        assert!(error.to_string().contains("plugin \"hostile\""), "{attack}: {error}");
+    }
+    let ok = hostile("ok").expect("a good call still works");
+    assert_eq!(ok.data.scheduling[0].node_selector["example.com/pool"], "good");
+}
+
+#[test]
+fn sandbox_failures_name_the_plugin_and_the_limit() {
+    let error = hostile("loop").expect_err("the loop times out");
+    let message = error.to_string();
+    assert!(matches!(error, ExtensionError::PluginFailed { .. }), "{message}");
+    assert!(message.contains("plugin \"hostile\""), "{message}");
+    assert!(message.contains("exceeded its deadline of 100 ms"), "{message}");
+    let error = hostile("panic").expect_err("the panic fails the call").to_string();
+    assert!(error.contains("panicked: hostile plugin panicked on purpose"), "{error}");
+}
+
+#[test]
+fn a_directory_plugin_cannot_shadow_a_first_party_name() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let wasm = std::fs::read(antfly_bundled_plugins::fixtures::path("template")).expect("template is built");
+    std::fs::write(dir.path().join("eks.wasm"), &wasm).expect("copy");
+    let manifest = serde_json::json!({"manifestVersion": 1, "plugins": [{
+        "name": "eks", "world": "scheduling-provider", "wit": "antfly:operator@0.1.0", "file": "eks.wasm",
+        "version": "6.6.6", "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm)),
+    }]});
+    std::fs::write(dir.path().join("plugins.json"), manifest.to_string()).expect("manifest");
+    let options = PluginOptions { plugin_dir: Some(dir.path().to_path_buf()), ..PluginOptions::default() };
+    let error = PluginResolver::load(&options).expect_err("eks is first-party");
+    assert!(matches!(error, PluginSetupError::Shadows { .. }), "{error}");
+}
+
+#[test]
+fn plugins_list_shows_world_version_and_sha256() {
+    let listing = list(&WITH_HOSTILE.0);
+    let lines: Vec<&str> = listing.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{listing}");
+    let eks = antfly_bundled_plugins::first_party().iter().find(|p| p.name == "eks").expect("eks is bundled");
+    assert!(lines.iter().any(|l| l.contains("eks") && l.contains("scheduling-provider") && l.contains(eks.sha256)));
+    assert!(lines.iter().any(|l| l.starts_with("hostile") && l.contains("0.0.1")), "{listing}");
+    assert_eq!(lines.len(), 1 + 5 + 1, "{listing}");
+}
+
+#[test]
+fn trying_a_plugin_reports_each_roles_contribution() {
+    let cluster = validated("  eks:\n    enabled: true\n    useSpotInstances: true\n");
+    let report = BUNDLED.try_plugin(&cluster, "eks").expect("eks runs");
+    assert_eq!(report.settings_field, "spec.eks");
+    assert_eq!(report.data["nodeSelector"]["eks.amazonaws.com/capacityType"], "SPOT");
+    assert_eq!(report.data["terminationGracePeriodSeconds"], 25);
+    assert_eq!(report.metadata, serde_json::json!({}));
+    let mesh = BUNDLED.try_plugin(&validated("  dataNodes:\n    replicas: 3\n"), "linkerd").expect("linkerd runs");
+    assert_eq!(mesh.metadata["podAnnotations"]["linkerd.io/inject"], "enabled");
+}
+
+#[test]
+fn checks_refuse_tolerations_kubernetes_would_refuse() {
+    let toleration = |key: &str, operator: &str, value: &str, effect: &str, seconds: Option<i64>| {
+        wit::SchedulingContribution {
+            role: wit::Role::Data,
+            node_selector: Vec::new(),
+            clear_node_selector: false,
+            tolerations: vec![wit::Toleration {
+                key: key.into(),
+                operator: operator.into(),
+                value: value.into(),
+                effect: effect.into(),
+                toleration_seconds: seconds,
+            }],
+            preferred_node_affinity: Vec::new(),
+            topology_spread: Vec::new(),
+            suppress_default_zone_spread: false,
+            pod_annotations: Vec::new(),
+            termination_grace_period_seconds: None,
+            service_account_annotations: Vec::new(),
+        }
+    };
+    let check = |c| check::scheduling_contribution("p", "c", Role::Data, c);
+    assert!(check(toleration("", "Exists", "", "", None)).is_ok());
+    assert!(check(toleration("k", "Equal", "v", "NoExecute", Some(30))).is_ok());
+    assert!(check(toleration("", "Equal", "v", "NoSchedule", None)).is_err());
+    assert!(check(toleration("k", "Exists", "v", "NoSchedule", None)).is_err());
+    assert!(check(toleration("k", "Equal", "v", "NoSchedule", Some(30))).is_err());
+}
+
+#[test]
+fn checks_fill_a_spreads_selector_with_the_roles_pods() {
+    let contribution = wit::SchedulingContribution {
+        role: wit::Role::Metadata,
+        node_selector: Vec::new(),
+        clear_node_selector: false,
+        tolerations: Vec::new(),
+        preferred_node_affinity: Vec::new(),
+        topology_spread: vec![wit::TopologySpread {
+            max_skew: 1,
+            topology_key: "kubernetes.io/hostname".into(),
+            when_unsatisfiable: "DoNotSchedule".into(),
+            match_labels: Vec::new(),
+            min_domains: Some(3),
+        }],
+        suppress_default_zone_spread: false,
+        pod_annotations: Vec::new(),
+        termination_grace_period_seconds: None,
+        service_account_annotations: Vec::new(),
+    };
+    let checked = check::scheduling_contribution("p", "c", Role::Metadata, contribution.clone()).expect("valid");
+    let selector = checked.topology_spread[0].label_selector.clone().and_then(|s| s.match_labels).expect("labels");
+    assert_eq!(selector["app.kubernetes.io/component"], "metadata");
+    assert_eq!(selector["app.kubernetes.io/instance"], "c");
+    let mut skewed = contribution;
+    skewed.topology_spread[0].max_skew = 0;
+    assert!(check::scheduling_contribution("p", "c", Role::Metadata, skewed).is_err());
+}

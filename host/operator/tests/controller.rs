@@ -1,0 +1,356 @@
+//! The controller against a real kube-apiserver and etcd (built by `.ci/control-plane.sh`).
+//!
+//! There is no kubelet or controller-manager: the tests play the kubelet by patching
+//! StatefulSet status and by creating pods, and count the operator's writes in the audit log.
+
+mod support;
+
+use std::time::Duration;
+
+use antfly_envtest::ControlPlane;
+use antfly_operator::api::{AntflyCluster, ClusterPhase, SidecarInjectionStatus};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use support::*;
+
+async fn namespace(client: &Client, name: &str) {
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("create namespace");
+}
+
+fn cluster(name: &str, spec: serde_json::Value) -> AntflyCluster {
+    serde_json::from_value(json!({
+        "apiVersion": "antfly.io/v1", "kind": "AntflyCluster",
+        "metadata": {"name": name}, "spec": spec,
+    }))
+    .expect("cluster")
+}
+
+async fn create_cluster(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    spec: serde_json::Value,
+) -> Result<AntflyCluster, kube::Error> {
+    Api::<AntflyCluster>::namespaced(client.clone(), ns).create(&PostParams::default(), &cluster(name, spec)).await
+}
+
+async fn patch_spec(client: &Client, ns: &str, name: &str, spec: serde_json::Value) {
+    Api::<AntflyCluster>::namespaced(client.clone(), ns)
+        .patch(name, &PatchParams::default(), &Patch::Merge(json!({"spec": spec})))
+        .await
+        .expect("patch spec");
+}
+
+async fn status_of(client: &Client, ns: &str, name: &str) -> Option<antfly_operator::api::AntflyClusterStatus> {
+    Api::<AntflyCluster>::namespaced(client.clone(), ns).get(name).await.ok().and_then(|c| c.status)
+}
+
+/// Play the kubelet and StatefulSet controller: report `ready` of `replicas` pods.
+async fn report_ready(client: &Client, ns: &str, sts: &str, replicas: i32, ready: i32) {
+    let status = json!({"status": {"replicas": replicas, "readyReplicas": ready, "availableReplicas": ready}});
+    Api::<StatefulSet>::namespaced(client.clone(), ns)
+        .patch_status(sts, &PatchParams::default(), &Patch::Merge(status))
+        .await
+        .expect("patch statefulset status");
+}
+
+async fn warning_reasons(client: &Client, ns: &str, cluster: &str) -> Vec<String> {
+    let events = Api::<Event>::namespaced(client.clone(), ns).list(&ListParams::default()).await.expect("events");
+    events
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(cluster))
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .filter_map(|e| e.reason)
+        .collect()
+}
+
+#[tokio::test]
+async fn crds_are_accepted_and_cel_rules_reject_bad_clusters_at_admission() {
+    let cp = ControlPlane::start().await.expect("control plane");
+    let admin = cp.client();
+    install_operator_manifests(&admin).await;
+    namespace(&admin, "cel").await;
+
+    let even = create_cluster(&admin, "cel", "even", json!({"metadataNodes": {"replicas": 4}})).await;
+    let message = even.expect_err("even replicas rejected").to_string();
+    assert!(message.contains("must be odd"), "{message}");
+
+    let autopilot = create_cluster(
+        &admin,
+        "cel",
+        "ap",
+        json!({"gke": {"autopilot": true}, "dataNodes": {"nodeSelector": {"a": "b"}}}),
+    )
+    .await;
+    let message = autopilot.expect_err("nodeSelector under autopilot rejected").to_string();
+    assert!(message.contains("spec.dataNodes.nodeSelector conflicts with spec.gke.autopilot=true"), "{message}");
+
+    let both =
+        create_cluster(&admin, "cel", "both", json!({"gke": {"autopilot": true}, "eks": {"enabled": true}})).await;
+    assert!(both.expect_err("gke and eks").to_string().contains("cannot both be enabled"));
+
+    create_cluster(&admin, "cel", "ok", json!({"storage": {"storageClass": "fast"}})).await.expect("valid cluster");
+    let api = Api::<AntflyCluster>::namespaced(admin.clone(), "cel");
+    let change = api
+        .patch("ok", &PatchParams::default(), &Patch::Merge(json!({"spec": {"storage": {"storageClass": "slow"}}})))
+        .await;
+    assert!(change.expect_err("storageClass is immutable").to_string().contains("storageClass is immutable"));
+}
+
+#[tokio::test]
+async fn the_operator_creates_updates_and_then_leaves_children_alone() {
+    let cp = ControlPlane::start().await.expect("control plane");
+    let admin = cp.client();
+    install_operator_manifests(&admin).await;
+    namespace(&admin, "db").await;
+    let operator = RunningOperator::start(operator_client(&cp), "replica-a");
+
+    create_cluster(
+        &admin,
+        "db",
+        "demo",
+        json!({
+            "podDisruptionBudget": {"enabled": true},
+            "publicAPI": {"enabled": true},
+            "config": "{\"log\": {\"level\": \"info\"}}",
+        }),
+    )
+    .await
+    .expect("create cluster");
+    let uid =
+        Api::<AntflyCluster>::namespaced(admin.clone(), "db").get("demo").await.expect("cluster").uid().expect("uid");
+
+    // Every child appears with the seed's names and an owner reference to the cluster.
+    let statefulsets: Api<StatefulSet> = Api::namespaced(admin.clone(), "db");
+    eventually("StatefulSets exist", || async { statefulsets.get_opt("demo-data").await.ok().flatten().is_some() })
+        .await;
+    let owned_by_cluster = |refs: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>| {
+        refs.unwrap_or_default().iter().any(|r| r.uid == uid && r.controller == Some(true))
+    };
+    let config_map = Api::<ConfigMap>::namespaced(admin.clone(), "db").get("demo-config").await.expect("config map");
+    assert!(owned_by_cluster(config_map.metadata.owner_references.clone()));
+    assert!(
+        config_map.data.expect("data")["config.json"]
+            .contains("demo-metadata-0.demo-metadata.db.svc.cluster.local:12377")
+    );
+    for name in ["demo-metadata", "demo-data", "demo-public-api"] {
+        let service = Api::<Service>::namespaced(admin.clone(), "db").get(name).await.expect("service");
+        assert!(owned_by_cluster(service.metadata.owner_references), "{name}");
+    }
+    for name in ["demo-metadata", "demo-data"] {
+        assert!(owned_by_cluster(statefulsets.get(name).await.expect("sts").metadata.owner_references), "{name}");
+    }
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(admin.clone(), "db");
+    for name in ["demo-metadata-pdb", "demo-data-pdb"] {
+        assert!(owned_by_cluster(pdbs.get(name).await.expect("pdb").metadata.owner_references), "{name}");
+    }
+    eventually("status Pending", || async {
+        status_of(&admin, "db", "demo").await.is_some_and(|s| {
+            s.phase == Some(ClusterPhase::Pending)
+                && s.conditions.iter().any(|c| c.type_ == "ConfigurationValid" && c.status == "True")
+        })
+    })
+    .await;
+
+    // A spec change updates the children; a disabled PDB is deleted.
+    patch_spec(&admin, "db", "demo", json!({"dataNodes": {"replicas": 5}, "podDisruptionBudget": {"enabled": false}}))
+        .await;
+    eventually("data StatefulSet scaled", || async {
+        statefulsets.get("demo-data").await.ok().and_then(|s| s.spec).and_then(|s| s.replicas) == Some(5)
+    })
+    .await;
+    eventually("PDBs deleted", || async { pdbs.list(&ListParams::default()).await.is_ok_and(|l| l.items.is_empty()) })
+        .await;
+
+    // Play the kubelet: Pending -> Running -> Degraded.
+    report_ready(&admin, "db", "demo-metadata", 3, 3).await;
+    report_ready(&admin, "db", "demo-data", 5, 5).await;
+    eventually("Running", || async {
+        status_of(&admin, "db", "demo")
+            .await
+            .is_some_and(|s| s.phase == Some(ClusterPhase::Running) && s.data_nodes_ready == 5)
+    })
+    .await;
+    report_ready(&admin, "db", "demo-data", 5, 3).await;
+    eventually("Degraded", || async {
+        status_of(&admin, "db", "demo")
+            .await
+            .is_some_and(|s| s.phase == Some(ClusterPhase::Degraded) && s.data_nodes_ready == 3)
+    })
+    .await;
+    eventually("Degraded event", || async {
+        warning_reasons(&admin, "db", "demo").await.contains(&"Degraded".to_string())
+    })
+    .await;
+
+    // Steady state: resyncs (every 2 s here) issue no writes to any object.
+    let settle = object_writes(&cp, OPERATOR_USER).len();
+    let reconciles = operator.successful_reconciles();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(operator.successful_reconciles() >= reconciles + 2, "resyncs ran");
+    let after = object_writes(&cp, OPERATOR_USER);
+    assert_eq!(describe(&after[settle..]), Vec::<String>::new(), "a steady-state resync writes nothing");
+
+    // A restarted operator adopts the existing objects without writing.
+    operator.stop().await;
+    let before_restart = object_writes(&cp, OPERATOR_USER).len();
+    let restarted = RunningOperator::start(operator_client(&cp), "replica-a");
+    eventually("restarted operator reconciled", || async { restarted.successful_reconciles() >= 2 }).await;
+    let after = object_writes(&cp, OPERATOR_USER);
+    assert_eq!(describe(&after[before_restart..]), Vec::<String>::new(), "restart makes no spurious writes");
+
+    // Invalid input that passes CEL is reported in status and events, and nothing panics.
+    create_cluster(&admin, "db", "broken", json!({"config": "[1, 2]"})).await.expect("CEL cannot see JSON");
+    eventually("Failed with ConfigurationValid=False", || async {
+        status_of(&admin, "db", "broken").await.is_some_and(|s| {
+            s.phase == Some(ClusterPhase::Failed)
+                && s.conditions.iter().any(|c| {
+                    c.type_ == "ConfigurationValid"
+                        && c.status == "False"
+                        && c.message.contains("spec.config: must be a JSON object, got an array")
+                })
+        })
+    })
+    .await;
+    eventually("InvalidSpec event", || async {
+        warning_reasons(&admin, "db", "broken").await.contains(&"InvalidSpec".to_string())
+    })
+    .await;
+    assert!(statefulsets.get_opt("broken-data").await.expect("get").is_none(), "nothing is built for an invalid spec");
+
+    // Pausing stops writes and says so.
+    Api::<AntflyCluster>::namespaced(admin.clone(), "db")
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"antfly.io/reconcile-paused": "true"}}})),
+        )
+        .await
+        .expect("pause");
+    eventually("paused condition", || async {
+        status_of(&admin, "db", "demo")
+            .await
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "ReconcilePaused" && c.status == "True"))
+    })
+    .await;
+    patch_spec(&admin, "db", "demo", json!({"dataNodes": {"replicas": 7}})).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let replicas = statefulsets.get("demo-data").await.ok().and_then(|s| s.spec).and_then(|s| s.replicas);
+    assert_eq!(replicas, Some(5), "a paused cluster is not changed");
+    restarted.stop().await;
+}
+
+#[tokio::test]
+async fn partial_sidecar_injection_is_reported_and_holds_the_rollout() {
+    let cp = ControlPlane::start().await.expect("control plane");
+    let admin = cp.client();
+    install_operator_manifests(&admin).await;
+    namespace(&admin, "mesh").await;
+    let operator = RunningOperator::start(operator_client(&cp), "replica-a");
+    create_cluster(
+        &admin,
+        "mesh",
+        "m",
+        json!({"serviceMesh": {"enabled": true, "annotations": {"sidecar.istio.io/inject": "true"}}}),
+    )
+    .await
+    .expect("create");
+    let statefulsets: Api<StatefulSet> = Api::namespaced(admin.clone(), "mesh");
+    eventually("StatefulSets exist", || async { statefulsets.get_opt("m-data").await.ok().flatten().is_some() }).await;
+
+    // Play the injector: one pod got a sidecar, one did not.
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), "mesh");
+    for (name, containers) in [
+        ("m-data-0", json!([{"name": "antfly", "image": "a"}, {"name": "istio-proxy", "image": "p"}])),
+        ("m-data-1", json!([{"name": "antfly", "image": "a"}])),
+    ] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "antfly-database", "app.kubernetes.io/instance": "m", "app.kubernetes.io/component": "data"}},
+            "spec": {"containers": containers},
+        }))
+        .expect("pod");
+        pods.create(&PostParams::default(), &pod).await.expect("create pod");
+    }
+    eventually("Partial status", || async {
+        status_of(&admin, "mesh", "m").await.is_some_and(|s| {
+            s.service_mesh_status.as_ref().is_some_and(|m| {
+                m.sidecar_injection_status == SidecarInjectionStatus::Partial
+                    && m.pods_with_sidecars == 1
+                    && m.total_pods == 2
+            }) && s
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "ServiceMeshReady" && c.status == "False" && c.reason == "PartialInjection")
+        })
+    })
+    .await;
+    eventually("PartialSidecarInjection event", || async {
+        warning_reasons(&admin, "mesh", "m").await.contains(&"PartialSidecarInjection".to_string())
+    })
+    .await;
+
+    // The rollout is held: an image change does not reach the StatefulSets.
+    patch_spec(&admin, "mesh", "m", json!({"image": "ghcr.io/antflydb/antfly:next"})).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let image = |sts: StatefulSet| sts.spec.and_then(|s| s.template.spec).and_then(|p| p.containers[0].image.clone());
+    assert_eq!(
+        image(statefulsets.get("m-data").await.expect("sts")).as_deref(),
+        Some("ghcr.io/antflydb/antfly:latest")
+    );
+
+    // Once injection is consistent the rollout proceeds.
+    pods.delete("m-data-1", &Default::default()).await.expect("delete pod");
+    eventually("rollout resumes", || async {
+        statefulsets.get("m-data").await.ok().and_then(image).as_deref() == Some("ghcr.io/antflydb/antfly:next")
+    })
+    .await;
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_leader_writes() {
+    let cp = ControlPlane::start().await.expect("control plane");
+    let admin = cp.client();
+    install_operator_manifests(&admin).await;
+    // A second identity with the same ClusterRole, so the audit log tells the replicas apart.
+    apply_manifests(
+        &admin,
+        r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: antfly-operator-b
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: antfly-operator}
+subjects: [{kind: User, name: operator-b, apiGroup: rbac.authorization.k8s.io}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: antfly-operator-b-leader
+  namespace: antfly-system
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: antfly-operator-leader-election}
+subjects: [{kind: User, name: operator-b, apiGroup: rbac.authorization.k8s.io}]
+"#,
+    )
+    .await;
+    namespace(&admin, "ha").await;
+    let a = RunningOperator::start(operator_client(&cp), "replica-a");
+    eventually("replica a leads", || async { a.leader.is_leader() }).await;
+    let b = RunningOperator::start(client_as(&cp, "operator-b"), "replica-b");
+    create_cluster(&admin, "ha", "h", json!({})).await.expect("create");
+    let statefulsets: Api<StatefulSet> = Api::namespaced(admin.clone(), "ha");
+    eventually("children exist", || async { statefulsets.get_opt("h-data").await.ok().flatten().is_some() }).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!b.leader.is_leader());
+    assert_eq!(describe(&object_writes(&cp, "operator-b")), Vec::<String>::new(), "the standby replica writes nothing");
+    assert!(!object_writes(&cp, OPERATOR_USER).is_empty());
+    a.stop().await;
+    b.stop().await;
+}

@@ -1,0 +1,150 @@
+//! Shared helpers of the controller tests: manifests, an in-process operator, polling.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use antfly_envtest::{AuditEvent, ControlPlane};
+use antfly_operator::compose::NoPlugins;
+use antfly_operator::controller::leader::LeaderState;
+use antfly_operator::controller::metrics::Metrics;
+use antfly_operator::controller::{self, OperatorConfig};
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const OPERATOR_USER: &str = "system:serviceaccount:antfly-system:antfly-operator";
+const OPERATOR_GROUPS: &[&str] =
+    &["system:serviceaccounts", "system:serviceaccounts:antfly-system", "system:authenticated"];
+
+pub fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))).expect("repository file")
+}
+
+/// Server-side apply every document of a multi-document manifest, for real.
+pub async fn apply_manifests(client: &Client, yaml: &str) {
+    for doc in
+        yaml.split("\n---").filter(|d| d.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')))
+    {
+        let object: DynamicObject = serde_yaml::from_str(doc).expect("manifest document");
+        let types = object.types.clone().expect("apiVersion and kind");
+        let gvk = kube::api::GroupVersionKind::try_from(&types).expect("gvk");
+        // The plural is derived from the kind; namespaced objects in our manifests name their namespace.
+        let resource = ApiResource::from_gvk(&gvk);
+        let name = object.metadata.name.clone().expect("name");
+        let api: Api<DynamicObject> = match object.metadata.namespace.as_deref() {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(&name, &PatchParams::apply("antfly-tests").force(), &Patch::Apply(&object))
+            .await
+            .unwrap_or_else(|e| panic!("apply {} {name}: {e}", types.kind));
+    }
+}
+
+/// Install the CRDs and wait until the API server serves them.
+pub async fn install_crds(client: &Client) {
+    apply_manifests(client, &repo_file("crds/antfly.io.yaml")).await;
+    let clusters: Api<antfly_operator::api::AntflyCluster> = Api::all(client.clone());
+    eventually("CRDs served", || async { clusters.list(&Default::default()).await.is_ok() }).await;
+}
+
+/// Apply the CRDs and `deploy/operator.yaml` (namespace, RBAC, Deployment).
+pub async fn install_operator_manifests(client: &Client) {
+    install_crds(client).await;
+    apply_manifests(client, &repo_file("deploy/operator.yaml")).await;
+}
+
+/// A client authenticated as the operator's ServiceAccount, so RBAC is the deployed one.
+pub fn operator_client(cp: &ControlPlane) -> Client {
+    cp.client_for_user(OPERATOR_USER, OPERATOR_GROUPS).expect("operator client")
+}
+
+pub fn client_as(cp: &ControlPlane, user: &str) -> Client {
+    cp.client_for_user(user, &["system:authenticated"]).expect("client")
+}
+
+/// An operator running in this process, as it runs in its Deployment.
+pub struct RunningOperator {
+    pub metrics: Arc<Metrics>,
+    pub leader: Arc<LeaderState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), controller::RunError>>,
+}
+
+impl RunningOperator {
+    pub fn start(client: Client, identity: &str) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let leader = Arc::new(LeaderState::default());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = OperatorConfig {
+            watch_namespace: None,
+            lease_namespace: "antfly-system".into(),
+            lease_name: "antfly-operator-leader".into(),
+            identity: identity.into(),
+            resync: Duration::from_secs(2),
+            resolver: Arc::new(NoPlugins),
+        };
+        let task = tokio::spawn(controller::run(client, config, metrics.clone(), leader.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Self { metrics, leader, stop: Some(stop), task }
+    }
+
+    pub fn successful_reconciles(&self) -> u64 {
+        use antfly_operator::controller::metrics::ResultLabel;
+        self.metrics.reconciles.get_or_create(&ResultLabel { result: "ok" }).get()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), &mut self.task).await;
+    }
+}
+
+/// Poll `check` until it holds, for up to 30 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Writes by `user` to anything but leases and events (the bookkeeping every replica does).
+pub fn object_writes(cp: &ControlPlane, user: &str) -> Vec<AuditEvent> {
+    cp.audit_events()
+        .expect("audit log")
+        .into_iter()
+        .filter(|e| e.user == user)
+        .filter(|e| e.object_ref.as_ref().is_some_and(|o| o.resource != "leases" && o.resource != "events"))
+        .collect()
+}
+
+pub fn describe(events: &[AuditEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let o = e.object_ref.as_ref();
+            format!(
+                "{} {}/{} {}",
+                e.verb,
+                o.map(|o| o.resource.as_str()).unwrap_or_default(),
+                o.map(|o| o.name.as_str()).unwrap_or_default(),
+                o.map(|o| o.subresource.as_str()).unwrap_or_default()
+            )
+        })
+        .collect()
+}
