@@ -35,6 +35,8 @@ pub const DEFAULT_IMAGE: &str = "ghcr.io/antflydb/antfly:latest";
      "message": "spec.dataNodes.nodeSelector conflicts with spec.gke.autopilot=true", "fieldPath": ".dataNodes.nodeSelector"},
     {"rule": "!(has(self.eks) && has(self.eks.enabled) && self.eks.enabled && has(self.gke) && ((has(self.gke.autopilot) && self.gke.autopilot) || (has(self.gke.spot) && has(self.gke.spot.dataNodes) && self.gke.spot.dataNodes)))",
      "message": "spec.gke and spec.eks cannot both be enabled"},
+    {"rule": "!(has(self.gke) && has(self.gke.autopilot) && self.gke.autopilot && has(self.gke.spot) && has(self.gke.spot.dataNodes) && self.gke.spot.dataNodes)",
+     "message": "spec.gke.spot.dataNodes is not supported with spec.gke.autopilot=true; use spec.gke.autopilotComputeClass", "fieldPath": ".gke.spot.dataNodes"},
     {"rule": "!has(self.schedulingProvider) || !((has(self.eks) && has(self.eks.enabled) && self.eks.enabled) || (has(self.gke) && ((has(self.gke.autopilot) && self.gke.autopilot) || (has(self.gke.spot) && has(self.gke.spot.dataNodes) && self.gke.spot.dataNodes))))",
      "message": "spec.schedulingProvider cannot be combined with spec.gke or spec.eks", "fieldPath": ".schedulingProvider"}
 ]))]
