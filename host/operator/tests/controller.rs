@@ -354,3 +354,47 @@ subjects: [{kind: User, name: operator-b, apiGroup: rbac.authorization.k8s.io}]
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn pvcs_are_deleted_only_when_the_retention_policy_says_so() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    let cp = ControlPlane::start().await.expect("control plane");
+    let admin = cp.client();
+    install_operator_manifests(&admin).await;
+    namespace(&admin, "pvc").await;
+    let operator = RunningOperator::start(operator_client(&cp), "replica-a");
+    let clusters: Api<AntflyCluster> = Api::namespaced(admin.clone(), "pvc");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(admin.clone(), "pvc");
+
+    create_cluster(&admin, "pvc", "keep", json!({})).await.expect("create keep");
+    create_cluster(&admin, "pvc", "drop", json!({"storage": {"pvcRetentionPolicy": {"whenDeleted": "Delete"}}})).await.expect("create drop");
+    eventually("finalizer on the Delete cluster", || async {
+        clusters.get("drop").await.is_ok_and(|c| c.finalizers().iter().any(|f| f == "antfly.io/pvc-cleanup"))
+    })
+    .await;
+    eventually("keep reconciled", || async { status_of(&admin, "pvc", "keep").await.is_some() }).await;
+    assert!(clusters.get("keep").await.expect("keep").finalizers().is_empty(), "no finalizer when PVCs are retained");
+
+    // Play the StatefulSet controller: one claim per cluster, labelled like the claim template.
+    for cluster in ["keep", "drop"] {
+        let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+            "metadata": {"name": format!("data-{cluster}-data-0"), "labels": {
+                "app.kubernetes.io/name": "antfly-database", "app.kubernetes.io/instance": cluster, "app.kubernetes.io/component": "data"}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        }))
+        .expect("claim");
+        claims.create(&PostParams::default(), &claim).await.expect("create claim");
+    }
+    for cluster in ["keep", "drop"] {
+        clusters.delete(cluster, &Default::default()).await.expect("delete cluster");
+    }
+    eventually("Delete cluster gone", || async { clusters.get_opt("drop").await.is_ok_and(|c| c.is_none()) }).await;
+    eventually("its claim deleted", || async {
+        // Without a controller-manager a deleted PVC keeps its protection finalizer: check deletion started.
+        claims.get_opt("data-drop-data-0").await.ok().flatten().is_none_or(|c| c.metadata.deletion_timestamp.is_some())
+    })
+    .await;
+    let kept = claims.get("data-keep-data-0").await.expect("retained claim");
+    assert!(kept.metadata.deletion_timestamp.is_none(), "PVCs are never deleted under Retain");
+    operator.stop().await;
+}

@@ -117,6 +117,7 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         return Ok(Action::await_change());
     }
     status::remove_condition(&mut status.conditions, status::RECONCILE_PAUSED);
+    status.observed_generation = generation;
 
     if cluster.metadata.deletion_timestamp.is_some() {
         return finalize(cluster, ctx).await;
@@ -139,7 +140,6 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
                 now,
             );
             status.phase = Some(ClusterPhase::Failed);
-            status.observed_generation = generation;
             write_status(ctx, cluster, status).await?;
             return Err(ReconcileError::InvalidSpec(errors));
         }
@@ -171,7 +171,6 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
                 now,
             );
             status.phase = Some(ClusterPhase::Failed);
-            status.observed_generation = generation;
             write_status(ctx, cluster, status).await?;
             return Err(err);
         }
@@ -224,7 +223,6 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
 
     if partial {
         // Write what we saw first, then hold the rollout: StatefulSets are not touched.
-        status.observed_generation = generation;
         write_status(ctx, cluster, status).await?;
         if newly_partial {
             publish(ctx, cluster, EventType::Warning, "PartialSidecarInjection", mesh_message).await;
@@ -242,7 +240,6 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     status.phase = Some(status::phase(previous_phase, metadata, data));
     status.metadata_nodes_ready = metadata.ready;
     status.data_nodes_ready = data.ready;
-    status.observed_generation = generation;
     if previous_phase != status.phase && status.phase == Some(ClusterPhase::Degraded) {
         let note = format!(
             "metadata {}/{} ready, data {}/{} ready",
