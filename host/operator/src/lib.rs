@@ -7,6 +7,7 @@ pub mod api;
 pub mod build;
 pub mod compose;
 pub mod controller;
+pub mod extensions;
 pub mod render;
 pub mod status;
 pub mod validate;

@@ -1,10 +1,10 @@
-//! The `antfly-operator` command line: `render`, `crd`, and (with the controller) `run`.
+//! The `antfly-operator` command line: `render`, `crd`, `plugins`, and (with the controller) `run`.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use antfly_operator::compose::NoPlugins;
+use antfly_operator::extensions::{self, PluginResolver};
 use antfly_operator::{api, render};
 use clap::{Parser, Subcommand};
 
@@ -23,11 +23,57 @@ enum Command {
         /// development cluster (examples/dev-cluster.yaml).
         #[arg(short = 'f', long = "filename")]
         file: Option<PathBuf>,
+        #[command(flatten)]
+        plugins: PluginArgs,
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
     /// Run the controller against the cluster in KUBECONFIG or the in-cluster config.
     Run(RunArgs),
+    /// Inspect and try plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// List the loaded plugins with their world, version and sha256.
+    List {
+        #[command(flatten)]
+        plugins: PluginArgs,
+    },
+    /// Run one plugin against a sample AntflyCluster, offline, and print what it contributes.
+    Try {
+        /// Name of the plugin.
+        #[arg(long)]
+        plugin: String,
+        /// AntflyCluster YAML file, or `-` for stdin. Without it, uses the embedded
+        /// development cluster.
+        #[arg(short = 'f', long = "filename")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        plugins: PluginArgs,
+    },
+}
+
+/// Where plugins come from, besides the first-party ones embedded in the binary.
+#[derive(clap::Args)]
+struct PluginArgs {
+    /// Directory of third-party plugins, with a plugins.json manifest.
+    #[arg(long, env = "ANTFLY_PLUGIN_DIR")]
+    plugin_dir: Option<PathBuf>,
+    /// Cache of compiled plugins (default: $XDG_CACHE_HOME/antfly-operator/plugins).
+    #[arg(long, env = "ANTFLY_PLUGIN_CACHE_DIR")]
+    plugin_cache_dir: Option<PathBuf>,
+}
+
+impl PluginArgs {
+    fn load(&self) -> Result<PluginResolver, String> {
+        extensions::load_for_cli(self.plugin_dir.as_deref(), self.plugin_cache_dir.as_deref())
+            .map_err(|e| extensions::error_chain(&e))
+    }
 }
 
 #[derive(clap::Args)]
@@ -50,6 +96,8 @@ struct RunArgs {
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
+    #[command(flatten)]
+    plugins: PluginArgs,
 }
 
 async fn run_operator(args: RunArgs) -> Result<String, String> {
@@ -77,7 +125,8 @@ async fn run_operator(args: RunArgs) -> Result<String, String> {
         lease_name: "antfly-operator-leader".into(),
         identity,
         resync: std::time::Duration::from_secs(args.resync_seconds),
-        resolver: Arc::new(NoPlugins),
+        // Compiling plugins (when the cache is cold) is CPU-bound: keep it off the async workers.
+        resolver: Arc::new(tokio::task::block_in_place(|| args.plugins.load())?),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -103,8 +152,13 @@ fn read_input(file: Option<&PathBuf>) -> Result<String, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render { file } => {
-            read_input(file.as_ref()).and_then(|yaml| render::render(&yaml, &NoPlugins).map_err(|e| e.to_string()))
+        Command::Render { file, plugins } => read_input(file.as_ref())
+            .and_then(|yaml| render::render(&yaml, &plugins.load()?).map_err(|e| e.to_string())),
+        Command::Plugins { command: PluginsCommand::List { plugins } } => {
+            plugins.load().map(|resolver| extensions::list(&resolver))
+        }
+        Command::Plugins { command: PluginsCommand::Try { plugin, file, plugins } } => {
+            read_input(file.as_ref()).and_then(|yaml| extensions::try_plugin_yaml(&plugins.load()?, &yaml, &plugin))
         }
         Command::Crd => api::crds_yaml().map_err(|e| format!("failed to serialise CRDs: {e}")),
         Command::Run(args) => match tokio::runtime::Runtime::new() {

@@ -367,7 +367,9 @@ async fn pvcs_are_deleted_only_when_the_retention_policy_says_so() {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(admin.clone(), "pvc");
 
     create_cluster(&admin, "pvc", "keep", json!({})).await.expect("create keep");
-    create_cluster(&admin, "pvc", "drop", json!({"storage": {"pvcRetentionPolicy": {"whenDeleted": "Delete"}}})).await.expect("create drop");
+    create_cluster(&admin, "pvc", "drop", json!({"storage": {"pvcRetentionPolicy": {"whenDeleted": "Delete"}}}))
+        .await
+        .expect("create drop");
     eventually("finalizer on the Delete cluster", || async {
         clusters.get("drop").await.is_ok_and(|c| c.finalizers().iter().any(|f| f == "antfly.io/pvc-cleanup"))
     })

@@ -355,16 +355,22 @@ async fn count_sidecars(ctx: &Context, cluster: &ValidatedCluster) -> Result<Sid
         .await
         .map_err(|source| ReconcileError::List { kind: "Pod", source })?;
     let profile = cluster.spec().service_mesh.as_ref().and_then(|m| m.profile.clone());
-    let mut count = SidecarCount::default();
-    for pod in pods.items.iter().filter(|p| p.metadata.deletion_timestamp.is_none()) {
-        let has = match &profile {
-            Some(profile) => ctx.resolver.has_sidecar(profile, pod).map_err(ReconcileError::Plugins)?,
-            None => status::has_any_sidecar(pod, CONTAINER_NAME),
-        };
-        count.total_pods += 1;
-        count.with_sidecar += i32::from(has);
-    }
-    Ok(count)
+    let live: Vec<Pod> = pods.items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+    // Profile plugins run off the async runtime, like every plugin call.
+    let resolver = ctx.resolver.clone();
+    let detect = move || -> Result<SidecarCount, ReconcileError> {
+        let mut count = SidecarCount::default();
+        for pod in &live {
+            let has = match &profile {
+                Some(profile) => resolver.has_sidecar(profile, pod).map_err(ReconcileError::Plugins)?,
+                None => status::has_any_sidecar(pod, CONTAINER_NAME),
+            };
+            count.total_pods += 1;
+            count.with_sidecar += i32::from(has);
+        }
+        Ok(count)
+    };
+    tokio::task::spawn_blocking(detect).await.map_err(|e| ReconcileError::PluginTask(e.to_string()))?
 }
 
 fn wants_pvc_cleanup(cluster: &ValidatedCluster) -> bool {

@@ -7,6 +7,7 @@
 //! plugins come from a directory with a `plugins.json` manifest.
 
 pub mod check;
+mod cli;
 mod resolver;
 mod trial;
 mod views;
@@ -17,10 +18,13 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use antfly_plugin_host::{HostConfig, HostError, Limits, LoadError, Plugin, PluginHost, PluginSource, WasmBytes, World};
+use antfly_plugin_host::{
+    HostConfig, HostError, Limits, LoadError, Plugin, PluginHost, PluginSource, WasmBytes, World,
+};
 
 use crate::compose::PluginWorld;
 
+pub use cli::{default_cache_dir, error_chain, list, load_for_cli, try_plugin_yaml};
 pub use trial::TrialReport;
 
 /// Where plugins come from and how they run.
@@ -110,9 +114,8 @@ impl PluginResolver {
             plugins.insert((world, bundled.name.to_string()), LoadedPlugin { plugin, origin: PluginOrigin::Bundled });
         }
         if let Some(dir) = &options.plugin_dir {
-            let loaded = host
-                .load_dir(dir)
-                .map_err(|source| PluginSetupError::Directory { dir: dir.clone(), source })?;
+            let loaded =
+                host.load_dir(dir).map_err(|source| PluginSetupError::Directory { dir: dir.clone(), source })?;
             for plugin in loaded {
                 let key = (plugin.world(), plugin.name().to_string());
                 if plugins.contains_key(&key) {
@@ -157,34 +160,4 @@ pub(crate) fn host_world(world: PluginWorld) -> World {
         PluginWorld::MeshProfile => World::MeshProfile,
         PluginWorld::BackupDestination => World::BackupDestination,
     }
-}
-
-/// `plugins list`: one line per plugin with its world, version, sha256 and origin.
-pub fn list(resolver: &PluginResolver) -> String {
-    let rows: Vec<[String; 5]> = resolver
-        .plugins()
-        .map(|p| {
-            [
-                p.plugin.name().to_string(),
-                p.plugin.world().to_string(),
-                p.plugin.version().to_string(),
-                p.plugin.sha256().to_string(),
-                p.origin.to_string(),
-            ]
-        })
-        .collect();
-    let header = ["NAME", "WORLD", "VERSION", "SHA256", "SOURCE"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }

@@ -98,7 +98,10 @@ pub(super) fn scheduling(
 }
 
 /// Asks the mesh profile for each role's annotations.
-pub(super) fn mesh(plugin: &Plugin, cluster: &ValidatedCluster) -> Result<Vec<(Role, MeshContribution)>, ExtensionError> {
+pub(super) fn mesh(
+    plugin: &Plugin,
+    cluster: &ValidatedCluster,
+) -> Result<Vec<(Role, MeshContribution)>, ExtensionError> {
     let view = mesh_view(cluster);
     Role::ALL
         .into_iter()

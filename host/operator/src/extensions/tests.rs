@@ -36,9 +36,8 @@ static WITH_HOSTILE: LazyLock<(PluginResolver, tempfile::TempDir)> = LazyLock::n
 });
 
 fn hostile(attack: &str) -> Result<crate::compose::Contributions, ExtensionError> {
-    let cluster = validated(&format!(
-        "  schedulingProvider:\n    plugin: hostile\n    settings:\n      attack: {attack}\n"
-    ));
+    let cluster =
+        validated(&format!("  schedulingProvider:\n    plugin: hostile\n    settings:\n      attack: {attack}\n"));
     WITH_HOSTILE.0.resolve(&cluster)
 }
 
@@ -202,8 +201,8 @@ fn trying_a_plugin_reports_each_roles_contribution() {
 
 #[test]
 fn checks_refuse_tolerations_kubernetes_would_refuse() {
-    let toleration = |key: &str, operator: &str, value: &str, effect: &str, seconds: Option<i64>| {
-        wit::SchedulingContribution {
+    let toleration =
+        |key: &str, operator: &str, value: &str, effect: &str, seconds: Option<i64>| wit::SchedulingContribution {
             role: wit::Role::Data,
             node_selector: Vec::new(),
             clear_node_selector: false,
@@ -220,8 +219,7 @@ fn checks_refuse_tolerations_kubernetes_would_refuse() {
             pod_annotations: Vec::new(),
             termination_grace_period_seconds: None,
             service_account_annotations: Vec::new(),
-        }
-    };
+        };
     let check = |c| check::scheduling_contribution("p", "c", Role::Data, c);
     assert!(check(toleration("", "Exists", "", "", None)).is_ok());
     assert!(check(toleration("k", "Equal", "v", "NoExecute", Some(30))).is_ok());
@@ -257,4 +255,21 @@ fn checks_fill_a_spreads_selector_with_the_roles_pods() {
     let mut skewed = contribution;
     skewed.topology_spread[0].max_skew = 0;
     assert!(check::scheduling_contribution("p", "c", Role::Metadata, skewed).is_err());
+}
+
+#[test]
+fn every_cluster_example_renders_with_the_first_party_plugins() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut rendered = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/ exists") {
+        let path = entry.expect("readable entry").path();
+        let text = std::fs::read_to_string(&path).expect("readable example");
+        if path.extension().is_none_or(|e| e != "yaml") || !text.contains("kind: AntflyCluster") {
+            continue;
+        }
+        let yaml = crate::render::render(&text, &*BUNDLED).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(yaml.contains("kind: StatefulSet"), "{}", path.display());
+        rendered += 1;
+    }
+    assert!(rendered >= 10, "only {rendered} cluster examples");
 }

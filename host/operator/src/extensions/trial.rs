@@ -119,13 +119,17 @@ fn scheduling_json(c: &SchedulingContribution) -> Value {
         c.termination_grace_period_seconds.map(Value::from).unwrap_or_default(),
         c.termination_grace_period_seconds.is_some(),
     );
-    put("serviceAccountAnnotations", to_json(&c.service_account_annotations), !c.service_account_annotations.is_empty());
+    put(
+        "serviceAccountAnnotations",
+        to_json(&c.service_account_annotations),
+        !c.service_account_annotations.is_empty(),
+    );
     Value::Object(out)
 }
 
 fn mesh_json(c: &MeshContribution) -> Value {
     let mut out = Map::new();
-    out.insert("podAnnotations".to_string(), erased::ToJson::to_to_json(&c.pod_annotations));
+    out.insert("podAnnotations".to_string(), to_json(&c.pod_annotations));
     Value::Object(out)
 }
 

@@ -1,0 +1,46 @@
+//! The first-party antfly-operator plugins, built from `plugins/` for wasm32-wasip2 by
+//! this crate's build script and embedded in the binary.
+//!
+//! This crate knows nothing of wasmtime: it hands out bytes, names and digests, and the
+//! plugin host loads them like any other plugin (the digest acts as the pin).
+
+/// One embedded plugin component.
+#[derive(Clone, Copy, Debug)]
+pub struct BundledPlugin {
+    /// Name under which clusters select the plugin (`eks`, `istio`, ...).
+    pub name: &'static str,
+    /// The WIT world the plugin targets (`scheduling-provider`, `mesh-profile`).
+    pub world: &'static str,
+    /// Version of the plugin crate.
+    pub version: &'static str,
+    /// sha256 of `wasm`, in lower-case hex, computed at build time.
+    pub sha256: &'static str,
+    /// The component's bytes.
+    pub wasm: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+
+/// The first-party plugins: `eks`, `gke`, `istio`, `linkerd` and `consul`.
+pub fn first_party() -> &'static [BundledPlugin] {
+    FIRST_PARTY
+}
+
+/// Paths of the test fixtures built from `plugins/testing` and `plugins/template`. They
+/// are never embedded.
+#[cfg(feature = "fixtures")]
+pub mod fixtures {
+    use std::path::{Path, PathBuf};
+
+    /// The fixture's component file. Known names: `hostile` (a scheduling provider whose
+    /// settings pick an attack), `future-wit` (built against `antfly:operator@1.0.0`) and
+    /// `template` (the vendor template).
+    pub fn path(name: &str) -> PathBuf {
+        Path::new(env!("ANTFLY_FIXTURE_DIR")).join(format!("{name}.wasm"))
+    }
+
+    /// The `wit/` directory of the repository.
+    pub fn wit_dir() -> &'static Path {
+        Path::new(env!("ANTFLY_WIT_DIR"))
+    }
+}

@@ -1,0 +1,109 @@
+//! Operator cost against a real API server: time from creating an AntflyCluster until all its
+//! children exist, and the operator process's memory while it manages 100 clusters.
+//!
+//! Needs the control plane binaries (`bash .ci/control-plane.sh`). Run:
+//! `cargo bench -p antfly-operator --bench controller_scale`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use antfly_envtest::ControlPlane;
+use antfly_operator::api::AntflyCluster;
+use antfly_operator::compose::NoPlugins;
+use antfly_operator::controller::leader::LeaderState;
+use antfly_operator::controller::metrics::Metrics;
+use antfly_operator::controller::{self, OperatorConfig};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::json;
+
+const CLUSTERS: usize = 100;
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn cluster(name: &str) -> AntflyCluster {
+    serde_json::from_value(
+        json!({"apiVersion": "antfly.io/v1", "kind": "AntflyCluster", "metadata": {"name": name}, "spec": {}}),
+    )
+    .expect("cluster")
+}
+
+async fn install_crds(client: &kube::Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in antfly_operator::api::crds() {
+        crds.create(&PostParams::default(), &crd).await.expect("install CRD");
+    }
+    let clusters: Api<AntflyCluster> = Api::all(client.clone());
+    while clusters.list(&ListParams::default()).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cp = ControlPlane::start().await.expect("control plane (run bash .ci/control-plane.sh)");
+    let client = cp.client();
+    install_crds(&client).await;
+    for ns in ["antfly-system", "bench"] {
+        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
+        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &namespace).await.expect("namespace");
+    }
+    let rss_before = rss_kib();
+    let config = OperatorConfig {
+        watch_namespace: None,
+        lease_namespace: "antfly-system".into(),
+        lease_name: "antfly-operator-leader".into(),
+        identity: "bench".into(),
+        resync: Duration::from_secs(300),
+        resolver: Arc::new(NoPlugins),
+    };
+    let leader = Arc::new(LeaderState::default());
+    tokio::spawn(controller::run(
+        client.clone(),
+        config,
+        Arc::new(Metrics::default()),
+        leader.clone(),
+        std::future::pending(),
+    ));
+    while !leader.is_leader() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let clusters: Api<AntflyCluster> = Api::namespaced(client.clone(), "bench");
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), "bench");
+    let mut latencies = Vec::new();
+    for i in 0..CLUSTERS {
+        let name = format!("c{i}");
+        let started = Instant::now();
+        clusters.create(&PostParams::default(), &cluster(&name)).await.expect("create cluster");
+        // The data StatefulSet is applied last but for PDBs (disabled here): all children exist.
+        while statefulsets.get_opt(&format!("{name}-data")).await.ok().flatten().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        latencies.push(started.elapsed());
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss_after = rss_kib();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "create-to-children latency over {CLUSTERS} clusters: p50 {:?}, p90 {:?}, max {:?}",
+        pct(0.5),
+        pct(0.9),
+        pct(1.0)
+    );
+    println!(
+        "operator process RSS: {} MiB before the operator started, {} MiB managing {CLUSTERS} clusters",
+        rss_before / 1024,
+        rss_after / 1024
+    );
+}

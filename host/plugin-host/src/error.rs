@@ -1,0 +1,190 @@
+//! Typed errors of the plugin host: loading a plugin, reading a manifest, calling a plugin.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a plugin could not be loaded. Every variant names the plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("plugin {plugin:?}: failed to read {}", path.display())]
+    Read {
+        plugin: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "plugin {plugin:?}: sha256 mismatch: the manifest pins {expected} but the file has \
+         {actual}; refusing to load it"
+    )]
+    HashMismatch { plugin: String, expected: String, actual: String },
+    #[error(
+        "plugin {plugin:?} (sha256 {digest}) targets WIT {found}, which this operator does not \
+         support (it supports antfly:operator@{supported}); rebuild the plugin against a \
+         compatible WIT version"
+    )]
+    WitVersionMismatch { plugin: String, digest: String, found: String, supported: &'static str },
+    #[error(
+        "plugin {plugin:?} (sha256 {digest}) is declared as a {declared} plugin but exports \
+         {found}"
+    )]
+    WorldMismatch { plugin: String, digest: String, declared: &'static str, found: String },
+    #[error("plugin {plugin:?} (sha256 {digest}): failed to compile the component")]
+    Compile {
+        plugin: String,
+        digest: String,
+        #[source]
+        source: wasmtime::Error,
+    },
+    #[error(
+        "plugin {plugin:?} (sha256 {digest}): failed to link the component; it may import \
+         interfaces the sandbox does not provide"
+    )]
+    Link {
+        plugin: String,
+        digest: String,
+        #[source]
+        source: wasmtime::Error,
+    },
+    #[error("plugin {plugin:?}: a plugin of that name is already loaded")]
+    Duplicate { plugin: String },
+    #[error("invalid plugin manifest")]
+    ManifestFile(#[source] ManifestError),
+    #[error("plugin {plugin:?}: invalid manifest entry")]
+    Manifest {
+        plugin: String,
+        #[source]
+        source: ManifestError,
+    },
+}
+
+/// Why a plugin manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("failed to read the plugin manifest {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to parse the plugin manifest {}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("unsupported manifest version {found} (this operator reads version 1)")]
+    Version { found: u32 },
+    #[error("invalid plugin name {name:?}: use lower-case letters, digits and '-', at most 63 characters")]
+    Name { name: String },
+    #[error("unknown world {world:?}: expected scheduling-provider, mesh-profile or backup-destination")]
+    World { world: String },
+    #[error("invalid file {file:?}: it must be a relative path inside the plugin directory")]
+    File { file: String },
+    #[error("invalid sha256 {sha256:?}: expected 64 lower-case hexadecimal digits")]
+    Sha256 { sha256: String },
+    #[error("invalid WIT version {wit:?}: expected antfly:operator@MAJOR.MINOR.PATCH")]
+    Wit { wit: String },
+    #[error(
+        "targets WIT {wit}, which this operator does not support (it supports \
+         antfly:operator@{supported})"
+    )]
+    WitIncompatible { wit: String, supported: &'static str },
+    #[error("listed twice")]
+    Duplicate,
+}
+
+/// Why a call to a plugin failed. The plugin's own typed errors are not `CallError`s:
+/// they come back as the inner `Err` of a successful call.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin:?} (sha256 {}) failed in {call}: {kind}", short_digest(digest))]
+pub struct CallError {
+    /// Name of the plugin.
+    pub plugin: String,
+    /// sha256 of the plugin's component, in hex.
+    pub digest: String,
+    /// The WIT function that was called, for example `contribute`.
+    pub call: &'static str,
+    /// What went wrong.
+    pub kind: CallErrorKind,
+}
+
+/// The class of a [`CallError`].
+#[derive(Debug, thiserror::Error)]
+pub enum CallErrorKind {
+    #[error("exceeded its deadline of {} ms", deadline.as_millis())]
+    Timeout { deadline: Duration },
+    #[error("exceeded its memory limit of {} MiB", limit_bytes >> 20)]
+    MemoryLimit { limit_bytes: usize },
+    #[error("exhausted its stack (limit {} KiB)", limit_bytes >> 10)]
+    StackOverflow { limit_bytes: usize },
+    #[error("panicked: {message}")]
+    Panic { message: String },
+    #[error("tried to use {capability}, which plugins are denied")]
+    DeniedCapability { capability: String },
+    #[error("returned {size} bytes, more than the limit of {limit} bytes")]
+    OversizedOutput { size: usize, limit: usize },
+    #[error("returned an invalid value: {message}")]
+    InvalidOutput { message: String },
+    #[error("trapped: {message}")]
+    Trap { message: String },
+    #[error("does not implement {call}: it is a {world} plugin")]
+    WrongWorld { call: &'static str, world: &'static str },
+    #[error("failed to start an instance: {message}")]
+    Instantiate { message: String },
+}
+
+impl CallErrorKind {
+    /// A stable, short name of the class, for metrics, events and condition reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            CallErrorKind::Timeout { .. } => "Timeout",
+            CallErrorKind::MemoryLimit { .. } => "MemoryLimit",
+            CallErrorKind::StackOverflow { .. } => "StackOverflow",
+            CallErrorKind::Panic { .. } => "Panic",
+            CallErrorKind::DeniedCapability { .. } => "DeniedCapability",
+            CallErrorKind::OversizedOutput { .. } => "OversizedOutput",
+            CallErrorKind::InvalidOutput { .. } => "InvalidOutput",
+            CallErrorKind::Trap { .. } => "Trap",
+            CallErrorKind::WrongWorld { .. } => "WrongWorld",
+            CallErrorKind::Instantiate { .. } => "Instantiate",
+        }
+    }
+}
+
+/// Error of [`crate::PluginHost::run_blocking`].
+#[derive(Debug, thiserror::Error)]
+pub enum BlockingError {
+    #[error("the plugin host is shutting down")]
+    Closed,
+    #[error("a plugin call task failed")]
+    Join(#[source] tokio::task::JoinError),
+}
+
+/// Error of creating a [`crate::PluginHost`].
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("failed to configure the wasmtime engine")]
+    Engine(#[source] wasmtime::Error),
+    #[error("failed to link WASI into the sandbox")]
+    Link(#[source] wasmtime::Error),
+    #[error("failed to prepare the plugin cache directory {}", path.display())]
+    CacheDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the plugin cache directory {} is writable by other users; refusing to load \
+         compiled code from it",
+        path.display()
+    )]
+    CacheDirPermissions { path: PathBuf },
+    #[error("failed to start the epoch ticker thread")]
+    Ticker(#[source] std::io::Error),
+}
+
+/// The first 12 hex digits of a digest, enough to tell plugins apart in messages.
+pub(crate) fn short_digest(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}

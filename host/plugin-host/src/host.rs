@@ -1,0 +1,275 @@
+//! The plugin host: one engine, one WASI linker, one epoch ticker thread, the compiled
+//! artifact cache, and the slots that bound concurrent calls.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use crate::bindings::{
+    BackupDestinationPre, MeshProfilePre, SchedulingProviderPre, WIT_PACKAGE, WIT_VERSION, wit_compatible,
+};
+use crate::cache::{ArtifactCache, load_artifact};
+use crate::config::HostConfig;
+use crate::error::{BlockingError, HostError, LoadError};
+use crate::manifest::Manifest;
+use crate::plugin::{LoadedFrom, Plugin, PluginSource, WasmBytes, World, WorldPre};
+use crate::sandbox::{self, CallState};
+
+/// Loads plugins and runs their calls. Cheap to clone.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    pub(crate) engine: Engine,
+    pub(crate) config: HostConfig,
+    pub(crate) deadline_ticks: u64,
+    pub(crate) slots: Slots,
+    linker: Linker<CallState>,
+    cache: Option<ArtifactCache>,
+    async_slots: Arc<tokio::sync::Semaphore>,
+    _ticker: Ticker,
+}
+
+impl PluginHost {
+    /// Creates the engine, links the sandboxed WASI, opens the cache and starts the
+    /// epoch ticker.
+    pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        let engine = config.engine()?;
+        let mut linker = Linker::new(&engine);
+        sandbox::link_wasi(&mut linker).map_err(HostError::Link)?;
+        let cache = config.cache_dir.as_deref().map(|dir| ArtifactCache::open(dir, &engine)).transpose()?;
+        let ticker = Ticker::start(engine.clone(), config.epoch_tick).map_err(HostError::Ticker)?;
+        let slots = config.max_concurrent_calls.max(1);
+        Ok(Self {
+            inner: Arc::new(HostInner {
+                deadline_ticks: config.deadline_ticks(),
+                slots: Slots::new(slots),
+                async_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+                engine,
+                config,
+                linker,
+                cache,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// Loads one plugin: checks its pin, compiles it (or loads it from the cache), checks
+    /// that it exports the declared world at a compatible WIT version, and pre-links it.
+    pub fn load(&self, source: PluginSource) -> Result<Plugin, LoadError> {
+        let bytes: Cow<'_, [u8]> = match &source.wasm {
+            WasmBytes::Static(bytes) => Cow::Borrowed(bytes),
+            WasmBytes::File(path) => Cow::Owned(std::fs::read(path).map_err(|error| LoadError::Read {
+                plugin: source.name.clone(),
+                path: path.clone(),
+                source: error,
+            })?),
+        };
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if let Some(expected) = &source.sha256
+            && *expected != digest
+        {
+            return Err(LoadError::HashMismatch {
+                plugin: source.name.clone(),
+                expected: expected.clone(),
+                actual: digest,
+            });
+        }
+        let (component, loaded_from) = self.compile(&source.name, &digest, &bytes)?;
+        check_exports(&self.inner.engine, &component, source.world, &source.name, &digest)?;
+        let link_error = |error| LoadError::Link { plugin: source.name.clone(), digest: digest.clone(), source: error };
+        let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = match source.world {
+            World::SchedulingProvider => {
+                WorldPre::Scheduling(SchedulingProviderPre::new(instance_pre).map_err(link_error)?)
+            }
+            World::MeshProfile => WorldPre::Mesh(MeshProfilePre::new(instance_pre).map_err(link_error)?),
+            World::BackupDestination => WorldPre::Backup(BackupDestinationPre::new(instance_pre).map_err(link_error)?),
+        };
+        tracing::debug!(plugin = %source.name, world = %source.world, sha256 = %digest, ?loaded_from, "loaded plugin");
+        Ok(Plugin::new(source, digest, loaded_from, pre, self.inner.clone()))
+    }
+
+    /// Loads every plugin of a directory's `plugins.json`, refusing the whole directory
+    /// at the first bad entry.
+    pub fn load_dir(&self, dir: &Path) -> Result<Vec<Plugin>, LoadError> {
+        let manifest = Manifest::read(dir).map_err(LoadError::ManifestFile)?;
+        manifest.sources(dir)?.into_iter().map(|source| self.load(source)).collect()
+    }
+
+    /// Runs `f`, which may call plugins, on tokio's blocking pool, at most
+    /// `max_concurrent_calls` at a time, so that plugin calls never block the async
+    /// runtime.
+    pub async fn run_blocking<F, R>(&self, f: F) -> Result<R, BlockingError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let permit = self.inner.async_slots.clone().acquire_owned().await.map_err(|_| BlockingError::Closed)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(BlockingError::Join)
+    }
+
+    /// Compiles `bytes`, going through the cache when there is one.
+    fn compile(&self, plugin: &str, digest: &str, bytes: &[u8]) -> Result<(Component, LoadedFrom), LoadError> {
+        let engine = &self.inner.engine;
+        let compile_error =
+            |source| LoadError::Compile { plugin: plugin.to_string(), digest: digest.to_string(), source };
+        let Some(cache) = &self.inner.cache else {
+            let component = Component::new(engine, bytes).map_err(compile_error)?;
+            return Ok((component, LoadedFrom::Compiled));
+        };
+        if let Some(path) = cache.lookup(digest) {
+            match load_artifact(engine, &path) {
+                Ok(component) => return Ok((component, LoadedFrom::Cache)),
+                Err(error) => {
+                    tracing::warn!(plugin, error = %format!("{error:#}"), "cached plugin artifact failed to load; recompiling");
+                    cache.evict(digest);
+                }
+            }
+        }
+        let artifact = engine.precompile_component(bytes).map_err(compile_error)?;
+        let component = match cache.store(digest, &artifact) {
+            Ok(path) => load_artifact(engine, &path).map_err(compile_error)?,
+            Err(error) => {
+                tracing::warn!(plugin, %error, "failed to cache a compiled plugin; compiling in memory");
+                Component::new(engine, bytes).map_err(compile_error)?
+            }
+        };
+        Ok((component, LoadedFrom::Compiled))
+    }
+}
+
+/// Checks that the component exports the interface of `world` at a compatible version.
+fn check_exports(
+    engine: &Engine,
+    component: &Component,
+    world: World,
+    plugin: &str,
+    digest: &str,
+) -> Result<(), LoadError> {
+    let prefix = format!("{WIT_PACKAGE}/");
+    let exports: Vec<(String, String)> = component
+        .component_type()
+        .exports(engine)
+        .filter_map(|(name, _)| {
+            let rest = name.strip_prefix(&prefix)?;
+            let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+            Some((interface.to_string(), version.to_string()))
+        })
+        .collect();
+    let incompatible = exports
+        .iter()
+        .find(|(interface, version)| (interface == world.interface() || exports.len() == 1) && !wit_compatible(version))
+        .or_else(|| exports.iter().find(|(_, version)| !wit_compatible(version)));
+    if let Some((_, version)) = incompatible {
+        return Err(LoadError::WitVersionMismatch {
+            plugin: plugin.to_string(),
+            digest: digest.to_string(),
+            found: format!("{WIT_PACKAGE}@{version}"),
+            supported: WIT_VERSION,
+        });
+    }
+    if exports.iter().any(|(interface, _)| interface == world.interface()) {
+        return Ok(());
+    }
+    let found = if exports.is_empty() {
+        format!("no {WIT_PACKAGE} interface")
+    } else {
+        exports
+            .iter()
+            .map(|(interface, version)| format!("{prefix}{interface}@{version}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(LoadError::WorldMismatch {
+        plugin: plugin.to_string(),
+        digest: digest.to_string(),
+        declared: world.as_str(),
+        found,
+    })
+}
+
+/// A counting semaphore for synchronous callers: it bounds concurrent instances, which
+/// also keeps the pooling allocator from running out of slots.
+pub(crate) struct Slots {
+    free: Mutex<usize>,
+    released: Condvar,
+}
+
+impl Slots {
+    fn new(count: usize) -> Self {
+        Self { free: Mutex::new(count), released: Condvar::new() }
+    }
+
+    pub(crate) fn acquire(&self) -> SlotGuard<'_> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self.released.wait(free).unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        SlotGuard { slots: self }
+    }
+}
+
+pub(crate) struct SlotGuard<'a> {
+    slots: &'a Slots,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        let mut free = self.slots.free.lock().unwrap_or_else(PoisonError::into_inner);
+        *free += 1;
+        self.slots.released.notify_one();
+    }
+}
+
+/// The one thread that advances the engine's epoch, which drives every call's deadline.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine, tick: Duration) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new().name("antfly-plugin-epoch".to_string()).spawn({
+            let stop = stop.clone();
+            move || {
+                while !stop.load(Ordering::Acquire) {
+                    std::thread::park_timeout(tick);
+                    engine.increment_epoch();
+                }
+            }
+        })?;
+        Ok(Self { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            // The thread only sleeps and ticks; it cannot fail.
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! A loaded plugin and its calls. Each call runs in a fresh store, which is dropped after
+//! the call whether it succeeded or trapped.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::{Store, Trap, WasmBacktrace};
+
+use crate::bindings::{BackupDestinationPre, MeshProfilePre, SchedulingProviderPre};
+use crate::error::{CallError, CallErrorKind};
+use crate::host::HostInner;
+use crate::output::OutputSize;
+use crate::sandbox::{CallState, DeniedTrap};
+use crate::wit::{
+    BackupPlan, BackupRequest, ClusterView, Kv, MeshClusterView, PluginError, PodView, Role, SchedulingContribution,
+};
+
+/// The plugin worlds of the WIT package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum World {
+    SchedulingProvider,
+    MeshProfile,
+    BackupDestination,
+}
+
+impl World {
+    pub const ALL: [World; 3] = [World::SchedulingProvider, World::MeshProfile, World::BackupDestination];
+
+    /// The world's name in the WIT package and in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::SchedulingProvider => "scheduling-provider",
+            World::MeshProfile => "mesh-profile",
+            World::BackupDestination => "backup-destination",
+        }
+    }
+
+    /// The world from its name.
+    pub fn parse(name: &str) -> Option<World> {
+        World::ALL.into_iter().find(|w| w.as_str() == name)
+    }
+
+    /// The interface the world exports.
+    pub(crate) fn interface(self) -> &'static str {
+        match self {
+            World::SchedulingProvider => "scheduling",
+            World::MeshProfile => "mesh",
+            World::BackupDestination => "backup",
+        }
+    }
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a component's bytes come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WasmBytes {
+    /// Embedded in the binary (first-party plugins).
+    Static(&'static [u8]),
+    /// A file of a plugin directory.
+    File(PathBuf),
+}
+
+/// A plugin to load.
+#[derive(Clone, Debug)]
+pub struct PluginSource {
+    /// Name under which clusters select the plugin.
+    pub name: String,
+    /// The world the plugin is declared to target.
+    pub world: World,
+    /// The plugin's own version.
+    pub version: String,
+    /// The component.
+    pub wasm: WasmBytes,
+    /// Expected sha256 of the component, in lower-case hex. A mismatch is refused.
+    pub sha256: Option<String>,
+}
+
+/// How a plugin's compiled code was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadedFrom {
+    /// Compiled by Cranelift now (and stored in the cache, if there is one).
+    Compiled,
+    /// Deserialised from the on-disk cache.
+    Cache,
+}
+
+pub(crate) enum WorldPre {
+    Scheduling(SchedulingProviderPre<CallState>),
+    Mesh(MeshProfilePre<CallState>),
+    Backup(BackupDestinationPre<CallState>),
+}
+
+/// A loaded, pre-linked plugin. Cheap to clone; calls may run concurrently.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    name: String,
+    version: String,
+    world: World,
+    digest: String,
+    loaded_from: LoadedFrom,
+    pre: WorldPre,
+    host: Arc<HostInner>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .field("world", &self.inner.world)
+            .field("version", &self.inner.version)
+            .field("sha256", &self.inner.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        source: PluginSource,
+        digest: String,
+        loaded_from: LoadedFrom,
+        pre: WorldPre,
+        host: Arc<HostInner>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(PluginInner {
+                name: source.name,
+                version: source.version,
+                world: source.world,
+                digest,
+                loaded_from,
+                pre,
+                host,
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.inner.version
+    }
+
+    pub fn world(&self) -> World {
+        self.inner.world
+    }
+
+    /// sha256 of the component, in lower-case hex.
+    pub fn sha256(&self) -> &str {
+        &self.inner.digest
+    }
+
+    pub fn loaded_from(&self) -> LoadedFrom {
+        self.inner.loaded_from
+    }
+
+    /// `scheduling-provider`: checks the plugin's settings. The inner `Err` lists the
+    /// plugin's objections.
+    pub fn validate_settings(&self, view: &ClusterView) -> Result<Result<(), Vec<PluginError>>, CallError> {
+        const CALL: &str = "validate-settings";
+        let WorldPre::Scheduling(pre) = &self.inner.pre else {
+            return Err(self.wrong_world(CALL));
+        };
+        self.run(CALL, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.antfly_operator_scheduling().call_validate_settings(store, view)
+        })
+    }
+
+    /// `scheduling-provider`: what the plugin adds to the pods of `role`.
+    pub fn contribute(
+        &self,
+        view: &ClusterView,
+        role: Role,
+    ) -> Result<Result<SchedulingContribution, PluginError>, CallError> {
+        const CALL: &str = "contribute";
+        let WorldPre::Scheduling(pre) = &self.inner.pre else {
+            return Err(self.wrong_world(CALL));
+        };
+        self.run(CALL, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.antfly_operator_scheduling().call_contribute(store, view, role)
+        })
+    }
+
+    /// `mesh-profile`: annotations for the pod template of `role`.
+    pub fn pod_annotations(
+        &self,
+        view: &MeshClusterView,
+        role: Role,
+    ) -> Result<Result<Vec<Kv>, PluginError>, CallError> {
+        const CALL: &str = "pod-annotations";
+        let WorldPre::Mesh(pre) = &self.inner.pre else {
+            return Err(self.wrong_world(CALL));
+        };
+        self.run(CALL, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.antfly_operator_mesh().call_pod_annotations(store, view, role)
+        })
+    }
+
+    /// `mesh-profile`: whether `pod` runs the mesh's sidecar.
+    pub fn has_sidecar(&self, pod: &PodView) -> Result<bool, CallError> {
+        const CALL: &str = "has-sidecar";
+        let WorldPre::Mesh(pre) = &self.inner.pre else {
+            return Err(self.wrong_world(CALL));
+        };
+        self.run(CALL, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.antfly_operator_mesh().call_has_sidecar(store, pod)
+        })
+    }
+
+    /// `backup-destination`: the URL schemes the destination handles.
+    pub fn schemes(&self) -> Result<Vec<String>, CallError> {
+        const CALL: &str = "schemes";
+        let WorldPre::Backup(pre) = &self.inner.pre else {
+            return Err(self.wrong_world(CALL));
+        };
+        self.run(CALL, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.antfly_operator_backup().call_schemes(store)
+        })
+    }
+
+    /// `backup-destination`: checks a location and its options (JSON text).
+    pub fn validate_location(&self, location: &str, options: &str) -> Result<Result<(), Vec<PluginError>>, CallError> {
+        const CALL: &str = "validate-location";
+        let WorldPre::Backup(pre) = &self.inner.pre else {
+            return Err(self.wrong_world(CALL));
+        };
+        self.run(CALL, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.antfly_operator_backup().call_validate_location(store, location, options)
+        })
+    }
+
+    /// `backup-destination`: plans a backup.
+    pub fn plan_backup(&self, request: &BackupRequest) -> Result<Result<BackupPlan, PluginError>, CallError> {
+        const CALL: &str = "plan-backup";
+        let WorldPre::Backup(pre) = &self.inner.pre else {
+            return Err(self.wrong_world(CALL));
+        };
+        self.run(CALL, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.antfly_operator_backup().call_plan_backup(store, request)
+        })
+    }
+
+    /// `backup-destination`: plans a restore.
+    pub fn plan_restore(&self, request: &BackupRequest) -> Result<Result<BackupPlan, PluginError>, CallError> {
+        const CALL: &str = "plan-restore";
+        let WorldPre::Backup(pre) = &self.inner.pre else {
+            return Err(self.wrong_world(CALL));
+        };
+        self.run(CALL, |store| {
+            let instance = pre.instantiate(&mut *store)?;
+            instance.antfly_operator_backup().call_plan_restore(store, request)
+        })
+    }
+
+    fn wrong_world(&self, call: &'static str) -> CallError {
+        self.error(call, CallErrorKind::WrongWorld { call, world: self.inner.world.as_str() })
+    }
+
+    fn error(&self, call: &'static str, kind: CallErrorKind) -> CallError {
+        CallError { plugin: self.inner.name.clone(), digest: self.inner.digest.clone(), call, kind }
+    }
+
+    /// Runs `f` in a fresh store under the host's limits, then checks what it returned.
+    fn run<R: OutputSize>(
+        &self,
+        call: &'static str,
+        f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let host = &self.inner.host;
+        let limits = &host.config.limits;
+        let _slot = host.slots.acquire();
+        let mut store = Store::new(&host.engine, CallState::new(limits));
+        store.limiter(|state| state.limiter());
+        store.set_epoch_deadline(host.deadline_ticks);
+        store.epoch_deadline_trap();
+        let result = f(&mut store);
+        // The instance dies with the store, trapped or not.
+        let state = store.into_data();
+        let value = result.map_err(|error| self.error(call, classify(&error, &state, host)))?;
+        if let Some(capability) = state.denied.first() {
+            return Err(self.error(call, CallErrorKind::DeniedCapability { capability: (*capability).to_string() }));
+        }
+        let size = value.output_size();
+        if size > limits.max_output_bytes {
+            return Err(self.error(call, CallErrorKind::OversizedOutput { size, limit: limits.max_output_bytes }));
+        }
+        Ok(value)
+    }
+}
+
+/// Names the limit or fault behind a failed call.
+fn classify(error: &wasmtime::Error, state: &CallState, host: &HostInner) -> CallErrorKind {
+    let limits = &host.config.limits;
+    let trap = error.downcast_ref::<Trap>().copied();
+    if trap == Some(Trap::Interrupt) {
+        return CallErrorKind::Timeout { deadline: limits.deadline };
+    }
+    if state.memory_limit_hit() {
+        return CallErrorKind::MemoryLimit { limit_bytes: limits.memory_bytes };
+    }
+    if let Some(DeniedTrap(capability)) = error.downcast_ref::<DeniedTrap>() {
+        return CallErrorKind::DeniedCapability { capability: (*capability).to_string() };
+    }
+    if trap == Some(Trap::StackOverflow) {
+        return CallErrorKind::StackOverflow { limit_bytes: limits.max_wasm_stack_bytes };
+    }
+    let output = state.output.text();
+    if let Some(message) = panic_message(&output) {
+        return CallErrorKind::Panic { message };
+    }
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return CallErrorKind::Trap { message: format!("the plugin called exit({})", exit.0) };
+    }
+    if trap.is_some() || error.downcast_ref::<WasmBacktrace>().is_some() {
+        return CallErrorKind::Trap { message: format!("{error:#}") };
+    }
+    // Outside wasm execution: the plugin returned values that cannot be lifted (for
+    // example invalid UTF-8 or an out-of-range enum), or could not be instantiated.
+    let message = format!("{error:#}");
+    if message.contains("instantiat") || message.contains("concurrent") {
+        CallErrorKind::Instantiate { message }
+    } else {
+        CallErrorKind::InvalidOutput { message }
+    }
+}
+
+/// The message of a Rust panic, from what the plugin wrote to stderr:
+/// `thread '<unnamed>' panicked at src/lib.rs:1:2:\nmessage\nnote: ...`.
+fn panic_message(output: &str) -> Option<String> {
+    const MARKER: &str = "panicked at ";
+    let rest = &output[output.find(MARKER)? + MARKER.len()..];
+    let (location, message) = rest.split_once(":\n").unwrap_or((rest.trim_end(), ""));
+    let message = message.split("\nnote: ").next().unwrap_or_default().trim();
+    Some(if message.is_empty() { format!("at {location}") } else { format!("{message} (at {location})") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_come_from_the_standard_library_format() {
+        let output = "\nthread '<unnamed>' panicked at src/lib.rs:12:5:\nboom\nnote: run with \
+                      `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(panic_message(output).as_deref(), Some("boom (at src/lib.rs:12:5)"));
+        assert_eq!(panic_message("nothing to see"), None);
+    }
+}

@@ -1,0 +1,211 @@
+//! Hostile plugins end in their typed error within their limit, and the same host keeps
+//! serving good calls afterwards.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use antfly_plugin_host::wit::Role;
+use antfly_plugin_host::{CallError, CallErrorKind, HostConfig, Limits, Plugin, PluginHost, World};
+use common::{cluster, fixture, kv};
+
+/// Slack for a loaded CI machine on top of a limit.
+const SLACK: Duration = Duration::from_millis(400);
+
+fn hostile() -> (PluginHost, Plugin) {
+    let host = common::host();
+    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    (host, plugin)
+}
+
+fn attack(plugin: &Plugin, attack: &str) -> (Result<(), CallError>, Duration) {
+    let view = cluster(&format!(r#"{{"attack":"{attack}"}}"#));
+    let started = Instant::now();
+    let result = plugin.contribute(&view, Role::Data).map(|_| ());
+    (result, started.elapsed())
+}
+
+fn assert_still_serves(plugin: &Plugin) {
+    let view = cluster(r#"{"attack":"ok"}"#);
+    let contribution = plugin.contribute(&view, Role::Data).unwrap().unwrap();
+    assert_eq!(contribution.node_selector, vec![kv("example.com/pool", "good")]);
+}
+
+#[test]
+fn an_infinite_loop_times_out_at_the_deadline() {
+    let (host, plugin) = hostile();
+    let (result, elapsed) = attack(&plugin, "loop");
+    let error = result.unwrap_err();
+    assert!(matches!(error.kind, CallErrorKind::Timeout { .. }), "{error}");
+    let deadline = host.config().limits.deadline;
+    assert!(elapsed >= deadline - host.config().epoch_tick, "{elapsed:?}");
+    assert!(elapsed <= deadline + SLACK, "{elapsed:?}");
+    assert_eq!(error.plugin, "hostile");
+    assert_eq!(error.call, "contribute");
+    assert_eq!(error.digest, plugin.sha256());
+    assert!(error.to_string().contains("exceeded its deadline of 100 ms"), "{error}");
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_limit() {
+    let (_host, plugin) = hostile();
+    let (result, elapsed) = attack(&plugin, "memory");
+    let error = result.unwrap_err();
+    assert!(matches!(error.kind, CallErrorKind::MemoryLimit { limit_bytes } if limit_bytes == 64 << 20), "{error}");
+    assert!(elapsed <= Duration::from_millis(100) + SLACK, "{elapsed:?}");
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn deep_recursion_overflows_the_stack_cleanly() {
+    let (_host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "recursion");
+    let error = result.unwrap_err();
+    assert!(matches!(error.kind, CallErrorKind::StackOverflow { .. }), "{error}");
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn a_panic_reports_its_message() {
+    let (_host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "panic");
+    let error = result.unwrap_err();
+    let CallErrorKind::Panic { message } = &error.kind else {
+        panic!("expected a panic, got {error}");
+    };
+    assert!(message.starts_with("hostile plugin panicked on purpose (at "), "{message}");
+    assert_still_serves(&plugin);
+
+    let view = cluster(r#"{"attack":"validate-panic"}"#);
+    let error = plugin.validate_settings(&view).unwrap_err();
+    assert_eq!(error.call, "validate-settings");
+    assert!(error.to_string().contains("panicked in validate-settings"), "{error}");
+}
+
+#[test]
+fn an_oversized_result_is_refused() {
+    let (host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "oversized");
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error.kind, CallErrorKind::OversizedOutput { size, limit }
+            if size > 8 << 20 && limit == host.config().limits.max_output_bytes),
+        "{error}"
+    );
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn opening_a_file_is_a_denied_capability() {
+    let (_host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "read-file");
+    let error = result.unwrap_err();
+    assert!(
+        matches!(&error.kind, CallErrorKind::DeniedCapability { capability } if capability.contains("filesystem")),
+        "{error}"
+    );
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn reading_the_environment_is_a_denied_capability() {
+    let (_host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "read-env");
+    let error = result.unwrap_err();
+    assert!(
+        matches!(&error.kind, CallErrorKind::DeniedCapability { capability } if capability.contains("environment")),
+        "{error}"
+    );
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn the_network_and_timers_are_denied() {
+    let (_host, plugin) = hostile();
+    for (name, needle) in [("network", "network"), ("sleep", "timers")] {
+        let started = Instant::now();
+        let (result, _) = attack(&plugin, name);
+        let error = result.unwrap_err();
+        assert!(
+            matches!(&error.kind, CallErrorKind::DeniedCapability { capability } if capability.contains(needle)),
+            "{name}: {error}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(1), "{name}");
+    }
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn exiting_is_a_trap() {
+    let (_host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "exit");
+    let error = result.unwrap_err();
+    assert!(matches!(&error.kind, CallErrorKind::Trap { message } if message.contains("called exit")), "{error}");
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn clocks_and_randomness_are_pinned() {
+    let (_host, plugin) = hostile();
+    let view = cluster(r#"{"attack":"clock-and-random"}"#);
+    let first = plugin.contribute(&view, Role::Data).unwrap().unwrap();
+    let second = plugin.contribute(&view, Role::Data).unwrap().unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.pod_annotations[0], kv("example.com/now", "0"));
+}
+
+#[test]
+fn limits_are_configurable() {
+    let host = PluginHost::new(HostConfig {
+        limits: Limits { deadline: Duration::from_millis(30), memory_bytes: 8 << 20, ..Limits::default() },
+        ..HostConfig::default()
+    })
+    .unwrap();
+    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    let (result, elapsed) = attack(&plugin, "loop");
+    assert!(matches!(result.unwrap_err().kind, CallErrorKind::Timeout { .. }));
+    assert!(elapsed <= Duration::from_millis(30) + SLACK, "{elapsed:?}");
+    let (result, _) = attack(&plugin, "memory");
+    assert!(matches!(
+        result.unwrap_err().kind,
+        CallErrorKind::MemoryLimit { limit_bytes } if limit_bytes == 8 << 20
+    ));
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn calls_to_another_world_are_refused() {
+    let host = common::host();
+    let istio = common::bundled(&host, "istio");
+    let error = istio.contribute(&cluster("{}"), Role::Data).unwrap_err();
+    assert!(matches!(error.kind, CallErrorKind::WrongWorld { .. }), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_blocking_keeps_plugin_calls_off_the_async_runtime() {
+    let (host, plugin) = hostile();
+    let mut tasks = Vec::new();
+    for attack in ["loop", "ok", "ok", "ok"] {
+        let host = host.clone();
+        let plugin = plugin.clone();
+        tasks.push(tokio::spawn(async move {
+            let view = cluster(&format!(r#"{{"attack":"{attack}"}}"#));
+            host.run_blocking(move || plugin.contribute(&view, Role::Data)).await.unwrap()
+        }));
+    }
+    // The runtime stays responsive while the loop burns its deadline on the blocking pool.
+    let tick = Instant::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(tick.elapsed() < Duration::from_millis(80));
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    assert!(matches!(results[0].as_ref().unwrap_err().kind, CallErrorKind::Timeout { .. }));
+    for result in &results[1..] {
+        assert!(result.as_ref().unwrap().is_ok());
+    }
+}

@@ -1,0 +1,170 @@
+//! Loading plugins: manifests and pins, WIT versions, worlds, and the compiled-artifact
+//! cache.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use antfly_bundled_plugins::fixtures;
+use antfly_plugin_host::{
+    HostConfig, LoadError, LoadedFrom, MANIFEST_FILE, Manifest, ManifestEntry, PluginHost, PluginSource, WasmBytes,
+    World,
+};
+use sha2::{Digest, Sha256};
+
+fn sha256(path: &Path) -> String {
+    hex::encode(Sha256::digest(fs::read(path).unwrap()))
+}
+
+/// A plugin directory holding the template plugin under `file`, with `entry` edited.
+fn plugin_dir(edit: impl FnOnce(&mut ManifestEntry)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = fixtures::path("template");
+    fs::copy(&source, dir.path().join("template.wasm")).unwrap();
+    let mut entry = ManifestEntry {
+        name: "template".to_string(),
+        world: "scheduling-provider".to_string(),
+        wit: "antfly:operator@0.1.0".to_string(),
+        file: "template.wasm".to_string(),
+        version: "0.1.0".to_string(),
+        sha256: sha256(&source),
+    };
+    edit(&mut entry);
+    let manifest = Manifest { manifest_version: 1, plugins: vec![entry] };
+    fs::write(dir.path().join(MANIFEST_FILE), serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    dir
+}
+
+#[test]
+fn a_pinned_plugin_directory_loads() {
+    let dir = plugin_dir(|_| {});
+    let plugins = common::host().load_dir(dir.path()).unwrap();
+    assert_eq!(plugins.len(), 1);
+    assert_eq!(plugins[0].name(), "template");
+    assert_eq!(plugins[0].world(), World::SchedulingProvider);
+    assert_eq!(plugins[0].sha256(), sha256(&fixtures::path("template")));
+}
+
+#[test]
+fn a_wrong_sha256_is_refused() {
+    let dir = plugin_dir(|e| e.sha256 = "0".repeat(64));
+    let error = common::host().load_dir(dir.path()).unwrap_err();
+    assert!(matches!(error, LoadError::HashMismatch { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("sha256 mismatch"), "{message}");
+    assert!(message.contains(&"0".repeat(64)), "{message}");
+}
+
+#[test]
+fn an_incompatible_wit_major_in_the_manifest_is_refused() {
+    let dir = plugin_dir(|e| e.wit = "antfly:operator@1.0.0".to_string());
+    let error = chain(&common::host().load_dir(dir.path()).unwrap_err());
+    assert!(error.contains("plugin \"template\": invalid manifest entry"), "{error}");
+    assert!(error.contains("antfly:operator@1.0.0"), "{error}");
+    assert!(error.contains("supports antfly:operator@0.1.0"), "{error}");
+}
+
+#[test]
+fn a_component_built_against_an_incompatible_wit_major_is_refused() {
+    let error = common::host()
+        .load(PluginSource {
+            name: "future".to_string(),
+            world: World::SchedulingProvider,
+            version: "9.0.0".to_string(),
+            wasm: WasmBytes::File(fixtures::path("future-wit")),
+            sha256: None,
+        })
+        .unwrap_err();
+    let LoadError::WitVersionMismatch { found, supported, .. } = &error else {
+        panic!("expected a WIT version mismatch, got {error}");
+    };
+    assert_eq!(found, "antfly:operator@1.0.0");
+    assert_eq!(*supported, "0.1.0");
+    assert!(error.to_string().contains("rebuild the plugin"), "{error}");
+}
+
+#[test]
+fn a_plugin_declared_for_the_wrong_world_is_refused() {
+    let dir = plugin_dir(|e| e.world = "mesh-profile".to_string());
+    let error = common::host().load_dir(dir.path()).unwrap_err();
+    assert!(matches!(error, LoadError::WorldMismatch { .. }), "{error}");
+    assert!(error.to_string().contains("antfly:operator/scheduling@0.1.0"), "{error}");
+}
+
+#[test]
+fn files_outside_the_plugin_directory_are_refused() {
+    let dir = plugin_dir(|e| e.file = "../template.wasm".to_string());
+    let error = common::host().load_dir(dir.path()).unwrap_err();
+    assert!(matches!(error, LoadError::Manifest { .. }), "{error}");
+}
+
+#[test]
+fn the_second_load_deserialises_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let config = HostConfig { cache_dir: Some(cache.path().join("plugins")), ..HostConfig::default() };
+    let source = PluginSource {
+        name: "template".to_string(),
+        world: World::SchedulingProvider,
+        version: "0.1.0".to_string(),
+        wasm: WasmBytes::File(fixtures::path("template")),
+        sha256: None,
+    };
+    let first = PluginHost::new(config.clone()).unwrap().load(source.clone()).unwrap();
+    assert_eq!(first.loaded_from(), LoadedFrom::Compiled);
+    // A new host, as after a restart, finds the artifact.
+    let host = PluginHost::new(config.clone()).unwrap();
+    let second = host.load(source.clone()).unwrap();
+    assert_eq!(second.loaded_from(), LoadedFrom::Cache);
+    let view = common::cluster(r#"{"nodePool":"pool"}"#);
+    assert!(second.validate_settings(&view).unwrap().is_ok());
+
+    // A tampered artifact is not trusted: its sidecar digest no longer matches.
+    let artifacts: Vec<_> =
+        walk(cache.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect();
+    assert_eq!(artifacts.len(), 1);
+    let mut bytes = fs::read(&artifacts[0]).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs::write(&artifacts[0], bytes).unwrap();
+    let third = PluginHost::new(config).unwrap().load(source).unwrap();
+    assert_eq!(third.loaded_from(), LoadedFrom::Compiled);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_writable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let cache = tempfile::tempdir().unwrap();
+    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let error = PluginHost::new(HostConfig { cache_dir: Some(cache.path().to_path_buf()), ..HostConfig::default() })
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("writable by other users"), "{error}");
+}
+
+/// An error and its causes, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    message
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -1,0 +1,187 @@
+//! Test fixture: a scheduling provider that attacks the sandbox or returns invalid
+//! contributions. Its settings choose the attack: `{"attack": "loop"}`.
+//!
+//! `validate-settings` always succeeds (unless the attack is `validate-panic`); every
+//! attack happens in `contribute`. The attack `ok` returns a valid contribution, so the
+//! tests can check that the host still serves good calls after a hostile one.
+
+#[expect(unsafe_code, reason = "wit-bindgen generates the canonical ABI glue")]
+mod bindings {
+    wit_bindgen::generate!({
+        world: "scheduling-provider",
+        path: "../../../wit",
+    });
+
+    use super::Hostile;
+    export!(Hostile);
+}
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use bindings::antfly::operator::types::{ClusterView, ErrorCode, Kv, PluginError, Role, Toleration};
+use bindings::exports::antfly::operator::scheduling::{
+    Guest, NodeSelectorRequirement, PreferredTerm, SchedulingContribution,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Settings {
+    attack: String,
+}
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn validate_settings(view: ClusterView) -> Result<(), Vec<PluginError>> {
+        if attack(&view).is_ok_and(|a| a == "validate-panic") {
+            panic!("hostile plugin panicked in validate-settings");
+        }
+        Ok(())
+    }
+
+    fn contribute(view: ClusterView, role: Role) -> Result<SchedulingContribution, PluginError> {
+        let attack = attack(&view)?;
+        let mut c = empty(role);
+        match attack.as_str() {
+            "ok" => c.node_selector.push(kv("example.com/pool", "good")),
+            "loop" => {
+                let mut i: u64 = 0;
+                loop {
+                    i = black_box(i.wrapping_add(1));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![0xA5; 1 << 20]));
+                }
+            }
+            "recursion" => {
+                let depth = recurse(black_box(u64::MAX));
+                c.pod_annotations.push(kv("example.com/depth", &depth.to_string()));
+            }
+            "panic" => panic!("hostile plugin panicked on purpose"),
+            "oversized" => {
+                // 8 MiB of output: beyond the host's output cap, within its memory cap.
+                let big = "x".repeat(1 << 20);
+                for i in 0..8 {
+                    c.pod_annotations.push(kv(&format!("example.com/big-{i}"), &big));
+                }
+            }
+            "huge-annotations" => {
+                // 300 KiB: within the output cap, beyond Kubernetes' 256 KiB annotations.
+                c.pod_annotations.push(kv("example.com/huge", &"y".repeat(300 << 10)));
+            }
+            "bad-effect" => c.tolerations.push(Toleration {
+                key: "example.com/taint".to_string(),
+                operator: "Exists".to_string(),
+                value: String::new(),
+                effect: "Sometimes".to_string(),
+                toleration_seconds: None,
+            }),
+            "bad-operator" => c.tolerations.push(Toleration {
+                key: "example.com/taint".to_string(),
+                operator: "Maybe".to_string(),
+                value: String::new(),
+                effect: "NoSchedule".to_string(),
+                toleration_seconds: None,
+            }),
+            "bad-label-key" => c.node_selector.push(kv("not a/valid/key!", "x")),
+            "bad-label-value" => c.node_selector.push(kv("example.com/pool", "no spaces allowed")),
+            "bad-annotation-key" => c.pod_annotations.push(kv("-bad-/key", "x")),
+            "bad-weight" => c.preferred_node_affinity.push(PreferredTerm {
+                weight: 101,
+                match_expressions: vec![NodeSelectorRequirement {
+                    key: "node.kubernetes.io/instance-type".to_string(),
+                    operator: "In".to_string(),
+                    values: vec!["m6i.large".to_string()],
+                }],
+            }),
+            "negative-grace" => c.termination_grace_period_seconds = Some(-1),
+            "metadata-spot" => {
+                // Puts every role, metadata included, on EKS Spot.
+                c.node_selector.push(kv("eks.amazonaws.com/capacityType", "SPOT"));
+            }
+            "wrong-role" => {
+                c.role = match role {
+                    Role::Metadata => Role::Data,
+                    Role::Data => Role::Metadata,
+                };
+            }
+            "read-file" => {
+                let text = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|e| format!("denied: {e}"));
+                c.pod_annotations.push(kv("example.com/file", &text));
+            }
+            "read-env" => {
+                let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+                c.pod_annotations.push(kv("example.com/env", &vars.join(";")));
+            }
+            "network" => {
+                let result = std::net::TcpStream::connect("127.0.0.1:80");
+                c.pod_annotations.push(kv("example.com/net", &format!("{:?}", result.is_ok())));
+            }
+            "sleep" => std::thread::sleep(std::time::Duration::from_secs(5)),
+            "exit" => std::process::exit(3),
+            "clock-and-random" => {
+                // Both are pinned by the host, so two calls must agree.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                let mut map = HashMap::new();
+                for i in 0..16 {
+                    map.insert(i, i);
+                }
+                let order: Vec<String> = map.keys().map(|k| k.to_string()).collect();
+                c.pod_annotations.push(kv("example.com/now", &now.to_string()));
+                c.pod_annotations.push(kv("example.com/order", &order.join(",")));
+            }
+            other => {
+                return Err(PluginError {
+                    code: ErrorCode::InvalidSettings,
+                    message: format!("unknown attack {other:?}"),
+                    field: "attack".to_string(),
+                });
+            }
+        }
+        Ok(c)
+    }
+}
+
+fn attack(view: &ClusterView) -> Result<String, PluginError> {
+    serde_json::from_str::<Settings>(&view.settings).map(|s| s.attack).map_err(|e| PluginError {
+        code: ErrorCode::InvalidSettings,
+        message: e.to_string(),
+        field: String::new(),
+    })
+}
+
+/// Recurses until the stack runs out; the frame keeps a buffer alive so that each level
+/// costs real stack.
+fn recurse(depth: u64) -> u64 {
+    if depth == 0 {
+        return 0;
+    }
+    let frame = black_box([depth; 8]);
+    recurse(black_box(depth - 1)).wrapping_add(frame[3])
+}
+
+fn kv(key: &str, value: &str) -> Kv {
+    Kv { key: key.to_string(), value: value.to_string() }
+}
+
+fn empty(role: Role) -> SchedulingContribution {
+    SchedulingContribution {
+        role,
+        node_selector: Vec::new(),
+        clear_node_selector: false,
+        tolerations: Vec::new(),
+        preferred_node_affinity: Vec::new(),
+        topology_spread: Vec::new(),
+        suppress_default_zone_spread: false,
+        pod_annotations: Vec::new(),
+        termination_grace_period_seconds: None,
+        service_account_annotations: Vec::new(),
+    }
+}
