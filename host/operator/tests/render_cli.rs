@@ -74,3 +74,46 @@ fn render_never_panics_on_malformed_yaml() {
         assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
     }
 }
+
+/// The scheduling seed's "Combining with EKS Spot Instances" example, end to end through the
+/// bundled eks plugin: its "Resulting pod template" for data nodes, and no Spot for metadata.
+#[test]
+fn render_produces_the_seeds_resulting_pod_template_for_eks_spot() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/eks-spot-scheduling-cluster.yaml");
+    let out = operator().args(["render", "-f", example]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let yaml = String::from_utf8(out.stdout).expect("utf-8");
+    let docs: Vec<serde_yaml::Value> =
+        yaml.split("---\n").filter(|d| !d.trim().is_empty()).map(|d| serde_yaml::from_str(d).expect("doc")).collect();
+    let pod = |name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == name)
+            .map(|d| d["spec"]["template"]["spec"].clone())
+            .expect("statefulset")
+    };
+    let expected: serde_yaml::Value = serde_yaml::from_str(
+        r#"
+nodeSelector:
+  workload: antfly
+  eks.amazonaws.com/capacityType: "SPOT"
+tolerations:
+  - {key: dedicated, operator: Equal, value: antfly, effect: NoSchedule}
+  - {key: eks.amazonaws.com/spot, operator: Exists, effect: NoSchedule}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels: {app.kubernetes.io/name: antfly, app.kubernetes.io/component: data}
+terminationGracePeriodSeconds: 25
+"#,
+    )
+    .expect("expected template");
+    let data = pod("my-cluster-data");
+    for field in ["nodeSelector", "tolerations", "topologySpreadConstraints", "terminationGracePeriodSeconds"] {
+        assert_eq!(data[field], expected[field], "data pods: {field}");
+    }
+    let metadata = pod("my-cluster-metadata");
+    assert!(metadata["nodeSelector"].is_null() && metadata["tolerations"].is_null(), "metadata pods never go to Spot");
+    assert!(metadata["terminationGracePeriodSeconds"].is_null());
+}
