@@ -3,11 +3,22 @@
 //!
 //! Run: `cargo bench -p antfly-operator --bench plugins`
 
-use antfly_operator::compose::{ExtensionResolver, NoPlugins};
+use antfly_operator::compose::{Contributions, ExtensionError, ExtensionResolver, NoPlugins};
 use antfly_operator::extensions::{PluginOptions, PluginResolver};
 use antfly_operator::render::{parse_cluster, render};
-use antfly_operator::validate::validate;
+use antfly_operator::validate::{ValidatedCluster, validate};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+const EKS_SPOT_EXAMPLE: &str = include_str!("../../../examples/eks-spot-scheduling-cluster.yaml");
+
+/// Contributions decided in advance: the plugin-free side of the plugin-overhead ratio.
+struct Fixed(Contributions);
+
+impl ExtensionResolver for Fixed {
+    fn resolve(&self, _: &ValidatedCluster) -> Result<Contributions, ExtensionError> {
+        Ok(self.0.clone())
+    }
+}
 
 /// The seed's 3+3 cluster, without plugins.
 const PLAIN: &str = include_str!("../../../examples/architecture-cluster.yaml");
@@ -35,6 +46,19 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("render_3_plus_3_with_eks_and_istio_plugins", |b| {
         b.iter(|| render(std::hint::black_box(&plugged), &resolver).expect("renders"))
+    });
+
+    // The scheduling seed's EKS Spot example, rendered through the eks plugin and through
+    // fixed contributions (the same values, decided in advance): the ratio is the plugin path's cost.
+    let eks_spot = EKS_SPOT_EXAMPLE;
+    let fixed = Fixed(
+        resolver.resolve(&validate(&parse_cluster(eks_spot).expect("parses")).expect("valid")).expect("resolves"),
+    );
+    c.bench_function("render_eks_spot_example_with_plugins", |b| {
+        b.iter(|| render(std::hint::black_box(eks_spot), &resolver).expect("renders"))
+    });
+    c.bench_function("render_eks_spot_example_with_fixed_contributions", |b| {
+        b.iter(|| render(std::hint::black_box(eks_spot), &fixed).expect("renders"))
     });
 }
 
