@@ -176,11 +176,15 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         }
     };
     let plugin_names: Vec<String> = validated.plugin_requests().into_iter().map(|r| r.plugin).collect();
-    let plugins_message = if plugin_names.is_empty() {
+    let mut plugins_message = if plugin_names.is_empty() {
         "no plugins selected".to_string()
     } else {
         format!("contributions from {}", plugin_names.join(", "))
     };
+    for note in validated.unapplied_settings() {
+        plugins_message.push_str("; ");
+        plugins_message.push_str(&note);
+    }
     status::set_condition(
         &mut status.conditions,
         status::PLUGINS_READY,

@@ -106,6 +106,18 @@ impl ValidatedCluster {
         self.spec.gke.as_ref().is_some_and(|g| g.autopilot)
     }
 
+    /// Settings the operator accepts but does not act on, said plainly in the status.
+    pub fn unapplied_settings(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(volume_type) = self.spec.eks.as_ref().and_then(|e| e.ebs_volume_type.as_deref()) {
+            notes.push(format!(
+                "spec.eks.ebsVolumeType={volume_type} is not applied: PVCs use spec.storage.storageClass, \
+                 so create a StorageClass with that volume type"
+            ));
+        }
+        notes
+    }
+
     /// The plugins this cluster's spec selects, in a stable order.
     pub fn plugin_requests(&self) -> Vec<PluginRequest> {
         let mut requests = Vec::new();

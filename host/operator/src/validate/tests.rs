@@ -179,3 +179,12 @@ fn arbitrary_yaml_never_panics_validation() {
         let _ = validate(&parse(spec));
     }
 }
+
+#[test]
+fn settings_the_operator_does_not_apply_are_named() {
+    let cluster = validated("  eks:\n    enabled: true\n    ebsVolumeType: gp3\n");
+    let notes = cluster.unapplied_settings();
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].starts_with("spec.eks.ebsVolumeType=gp3 is not applied"), "{notes:?}");
+    assert!(validated("  image: x\n").unapplied_settings().is_empty());
+}
