@@ -1,11 +1,13 @@
 //! Sandbox limits and host settings, and the wasmtime engine configuration they imply.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy};
 
 use crate::error::HostError;
+use crate::observer::CallObserver;
 
 /// Limits that apply to every plugin call. All of them live here, in one place.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +39,7 @@ impl Default for Limits {
 }
 
 /// Settings of a [`crate::PluginHost`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HostConfig {
     /// Per-call limits.
     pub limits: Limits,
@@ -51,6 +53,21 @@ pub struct HostConfig {
     pub max_concurrent_calls: usize,
     /// Use the pooling instance allocator (fast instantiation from pre-reserved slots).
     pub pooling: bool,
+    /// Sees every call, e.g. for per-plugin metrics.
+    pub observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("limits", &self.limits)
+            .field("epoch_tick", &self.epoch_tick)
+            .field("cache_dir", &self.cache_dir)
+            .field("max_concurrent_calls", &self.max_concurrent_calls)
+            .field("pooling", &self.pooling)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl Default for HostConfig {
@@ -61,6 +78,7 @@ impl Default for HostConfig {
             cache_dir: None,
             max_concurrent_calls: 8,
             pooling: true,
+            observer: None,
         }
     }
 }

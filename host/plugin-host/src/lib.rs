@@ -18,27 +18,19 @@ mod config;
 mod error;
 mod host;
 mod manifest;
+mod observer;
 mod output;
 mod plugin;
+mod runtime;
 mod sandbox;
+mod source;
+pub mod wit;
 
 pub use bindings::{WIT_PACKAGE, WIT_VERSION};
 pub use config::{HostConfig, Limits};
 pub use error::{BlockingError, CallError, CallErrorKind, HostError, LoadError, ManifestError};
 pub use host::PluginHost;
 pub use manifest::{MANIFEST_FILE, Manifest, ManifestEntry};
-pub use plugin::{LoadedFrom, Plugin, PluginSource, WasmBytes, World};
-
-/// The data types of the WIT package, as plain Rust types.
-pub mod wit {
-    pub use crate::bindings::backup::exports::antfly::operator::backup::{
-        BackupPlan, BackupRequest, PodEnvironment, SecretEnv,
-    };
-    pub use crate::bindings::scheduling::antfly::operator::types::{
-        ClusterView, ContainerView, ErrorCode, InitContainerView, Kv, MeshClusterView, PluginError, PodView, PortKind,
-        Role, RoleScheduling, RoleView, ServicePort, ServiceView, Toleration,
-    };
-    pub use crate::bindings::scheduling::exports::antfly::operator::scheduling::{
-        NodeSelectorRequirement, PreferredTerm, SchedulingContribution, TopologySpread,
-    };
-}
+pub use observer::{CallObserver, CallRecord};
+pub use plugin::Plugin;
+pub use source::{LoadedFrom, PluginSource, WasmBytes, World};

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::{WIT_PACKAGE, WIT_VERSION, parse_version, wit_compatible};
 use crate::error::{LoadError, ManifestError};
-use crate::plugin::{PluginSource, WasmBytes, World};
+use crate::source::{PluginSource, WasmBytes, World};
 
 /// File name of the manifest inside a plugin directory.
 pub const MANIFEST_FILE: &str = "plugins.json";

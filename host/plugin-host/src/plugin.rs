@@ -1,93 +1,20 @@
 //! A loaded plugin and its calls. Each call runs in a fresh store, which is dropped after
 //! the call whether it succeeded or trapped.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use wasmtime::{Store, Trap, WasmBacktrace};
 
 use crate::bindings::{BackupDestinationPre, MeshProfilePre, SchedulingProviderPre};
 use crate::error::{CallError, CallErrorKind};
-use crate::host::HostInner;
+use crate::observer::CallRecord;
 use crate::output::OutputSize;
+use crate::runtime::Runtime;
 use crate::sandbox::{CallState, DeniedTrap};
+use crate::source::{LoadedFrom, PluginSource, World};
 use crate::wit::{
     BackupPlan, BackupRequest, ClusterView, Kv, MeshClusterView, PluginError, PodView, Role, SchedulingContribution,
 };
-
-/// The plugin worlds of the WIT package.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum World {
-    SchedulingProvider,
-    MeshProfile,
-    BackupDestination,
-}
-
-impl World {
-    pub const ALL: [World; 3] = [World::SchedulingProvider, World::MeshProfile, World::BackupDestination];
-
-    /// The world's name in the WIT package and in manifests.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            World::SchedulingProvider => "scheduling-provider",
-            World::MeshProfile => "mesh-profile",
-            World::BackupDestination => "backup-destination",
-        }
-    }
-
-    /// The world from its name.
-    pub fn parse(name: &str) -> Option<World> {
-        World::ALL.into_iter().find(|w| w.as_str() == name)
-    }
-
-    /// The interface the world exports.
-    pub(crate) fn interface(self) -> &'static str {
-        match self {
-            World::SchedulingProvider => "scheduling",
-            World::MeshProfile => "mesh",
-            World::BackupDestination => "backup",
-        }
-    }
-}
-
-impl std::fmt::Display for World {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a component's bytes come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WasmBytes {
-    /// Embedded in the binary (first-party plugins).
-    Static(&'static [u8]),
-    /// A file of a plugin directory.
-    File(PathBuf),
-}
-
-/// A plugin to load.
-#[derive(Clone, Debug)]
-pub struct PluginSource {
-    /// Name under which clusters select the plugin.
-    pub name: String,
-    /// The world the plugin is declared to target.
-    pub world: World,
-    /// The plugin's own version.
-    pub version: String,
-    /// The component.
-    pub wasm: WasmBytes,
-    /// Expected sha256 of the component, in lower-case hex. A mismatch is refused.
-    pub sha256: Option<String>,
-}
-
-/// How a plugin's compiled code was obtained.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoadedFrom {
-    /// Compiled by Cranelift now (and stored in the cache, if there is one).
-    Compiled,
-    /// Deserialised from the on-disk cache.
-    Cache,
-}
 
 pub(crate) enum WorldPre {
     Scheduling(SchedulingProviderPre<CallState>),
@@ -108,7 +35,7 @@ struct PluginInner {
     digest: String,
     loaded_from: LoadedFrom,
     pre: WorldPre,
-    host: Arc<HostInner>,
+    host: Arc<Runtime>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -128,7 +55,7 @@ impl Plugin {
         digest: String,
         loaded_from: LoadedFrom,
         pre: WorldPre,
-        host: Arc<HostInner>,
+        host: Arc<Runtime>,
     ) -> Self {
         Self {
             inner: Arc::new(PluginInner {
@@ -284,8 +211,28 @@ impl Plugin {
         f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let host = &self.inner.host;
-        let limits = &host.config.limits;
         let _slot = host.slots.acquire();
+        let started = std::time::Instant::now();
+        let result = self.run_in_store(call, f);
+        if let Some(observer) = &host.config.observer {
+            observer.observe(&CallRecord {
+                world: self.inner.world,
+                plugin: &self.inner.name,
+                function: call,
+                duration: started.elapsed(),
+                error: result.as_ref().err().map(|e| &e.kind),
+            });
+        }
+        result
+    }
+
+    fn run_in_store<R: OutputSize>(
+        &self,
+        call: &'static str,
+        f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let host = &self.inner.host;
+        let limits = &host.config.limits;
         let mut store = Store::new(&host.engine, CallState::new(limits));
         store.limiter(|state| state.limiter());
         store.set_epoch_deadline(host.deadline_ticks);
@@ -306,7 +253,7 @@ impl Plugin {
 }
 
 /// Names the limit or fault behind a failed call.
-fn classify(error: &wasmtime::Error, state: &CallState, host: &HostInner) -> CallErrorKind {
+fn classify(error: &wasmtime::Error, state: &CallState, host: &Runtime) -> CallErrorKind {
     let limits = &host.config.limits;
     let trap = error.downcast_ref::<Trap>().copied();
     if trap == Some(Trap::Interrupt) {
