@@ -1,6 +1,8 @@
 //! Builds the `plugins/` workspace for wasm32-wasip2 and embeds the first-party plugins.
 //!
-//! The nested build runs `cargo build --release --target wasm32-wasip2` with its own
+//! The nested build runs `cargo build --release --target wasm32-wasip2 -p PLUGIN` once per
+//! plugin (each plugin enables one world feature of the SDK, and building them together would
+//! unify those features), with its own
 //! target directory (`<root>/target/plugins-wasm`, or `ANTFLY_PLUGINS_TARGET_DIR`) and an
 //! environment cleared of what cargo and clippy set for build scripts, so that the outer
 //! build's flags, wrappers and target never leak into the guest build.
@@ -26,15 +28,29 @@ const FIRST_PARTY: [(&str, &str, &str); 5] = [
 ];
 
 /// Test fixtures, exposed by path only: name, crate.
-const FIXTURES: [(&str, &str); 3] = [
+const FIXTURES: [(&str, &str); 5] = [
     ("hostile", "antfly_plugin_hostile"),
     ("future-wit", "antfly_plugin_future_wit"),
     ("template", "antfly_plugin_template"),
+    ("template-mesh", "antfly_plugin_template_mesh"),
+    ("template-backup", "antfly_plugin_template_backup"),
 ];
 
 /// Directories and files of `plugins/` whose changes require a rebuild.
-const WATCHED: [&str; 9] =
-    ["Cargo.toml", "Cargo.lock", "eks", "gke", "istio", "linkerd", "consul", "template", "testing"];
+const WATCHED: [&str; 12] = [
+    "Cargo.toml",
+    "Cargo.lock",
+    "sdk",
+    "eks",
+    "gke",
+    "istio",
+    "linkerd",
+    "consul",
+    "template",
+    "template-mesh",
+    "template-backup",
+    "testing",
+];
 
 /// Variables that cargo, clippy or the user set for the outer build and that must not
 /// reach the nested one.
@@ -147,23 +163,29 @@ fn ensure_target_installed() {
     }
 }
 
+/// Builds every plugin crate, one cargo invocation each.
 fn build_plugins(cargo: &OsString, plugins: &Path, target_dir: &Path) {
-    let output = clean_command(cargo)
-        .arg("build")
-        .arg("--release")
-        .arg("--locked")
-        .args(["--target", TARGET])
-        .arg("--manifest-path")
-        .arg(plugins.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target_dir)
-        .output()
-        .expect("failed to run cargo for the plugins workspace");
-    if !output.status.success() {
-        panic!(
-            "\n\nbuilding the plugins workspace (plugins/) for {TARGET} failed:\n{}\n",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    let crates = FIRST_PARTY.iter().map(|(_, krate, _)| *krate).chain(FIXTURES.iter().map(|(_, krate)| *krate));
+    for krate in crates {
+        let package = krate.replace('_', "-");
+        let output = clean_command(cargo)
+            .arg("build")
+            .arg("--release")
+            .arg("--locked")
+            .args(["--target", TARGET])
+            .args(["-p", &package])
+            .arg("--manifest-path")
+            .arg(plugins.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir)
+            .output()
+            .expect("failed to run cargo for the plugins workspace");
+        if !output.status.success() {
+            panic!(
+                "\n\nbuilding the plugin {package} (plugins/) for {TARGET} failed:\n{}\n",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
     }
 }
 

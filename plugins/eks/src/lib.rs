@@ -4,20 +4,9 @@
 //! Settings are the JSON of `spec.eks`. Metadata (Raft) pods never go to Spot: only the
 //! data role receives the Spot selector, toleration and grace period.
 
-#[expect(unsafe_code, reason = "wit-bindgen generates the canonical ABI glue")]
-mod bindings {
-    wit_bindgen::generate!({
-        world: "scheduling-provider",
-        path: "../../wit",
-    });
-
-    use super::Eks;
-    export!(Eks);
-}
-
-use bindings::antfly::operator::types::{ClusterView, ErrorCode, Kv, PluginError, Role, Toleration};
-use bindings::exports::antfly::operator::scheduling::{
-    Guest, NodeSelectorRequirement, PreferredTerm, SchedulingContribution,
+use antfly_plugin_sdk::{
+    ClusterView, Guest, NodeSelectorRequirement, PluginError, PreferredTerm, Role, SchedulingContribution, Toleration,
+    all_problems, kv, settings_error,
 };
 use serde::Deserialize;
 
@@ -58,11 +47,7 @@ struct Spot {
 
 impl Settings {
     fn parse(text: &str) -> Result<Self, PluginError> {
-        serde_json::from_str(text).map_err(|e| PluginError {
-            code: ErrorCode::InvalidSettings,
-            message: format!("spec.eks is not valid: {e}"),
-            field: String::new(),
-        })
+        serde_json::from_str(text).map_err(|e| settings_error("spec.eks", e))
     }
 
     /// Both spellings put data nodes (never metadata nodes) on Spot.
@@ -75,7 +60,7 @@ impl Settings {
         if let Some(volume_type) = &self.ebs_volume_type
             && !EBS_VOLUME_TYPES.contains(&volume_type.as_str())
         {
-            problems.push(invalid(
+            problems.push(PluginError::invalid_settings(
                 "ebsVolumeType",
                 format!("ebsVolumeType {volume_type:?} is not one of {}", EBS_VOLUME_TYPES.join(", ")),
             ));
@@ -83,14 +68,14 @@ impl Settings {
         if let Some(arn) = &self.irsa_role_arn
             && !is_iam_role_arn(arn)
         {
-            problems.push(invalid(
+            problems.push(PluginError::invalid_settings(
                 "irsaRoleARN",
                 format!("irsaRoleARN {arn:?} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"),
             ));
         }
         for (i, instance_type) in self.instance_types.iter().enumerate() {
             if !is_instance_type(instance_type) {
-                problems.push(invalid(
+                problems.push(PluginError::invalid_settings(
                     &format!("instanceTypes[{i}]"),
                     format!("{instance_type:?} is not an EC2 instance type such as m6i.2xlarge"),
                 ));
@@ -100,7 +85,7 @@ impl Settings {
     }
 
     fn contribution(&self, role: Role) -> SchedulingContribution {
-        let mut contribution = empty_contribution(role);
+        let mut contribution = SchedulingContribution::empty(role);
         if !self.enabled {
             return contribution;
         }
@@ -114,13 +99,7 @@ impl Settings {
         }
         if self.spot_data_nodes() {
             contribution.node_selector.push(kv(CAPACITY_TYPE_LABEL, "SPOT"));
-            contribution.tolerations.push(Toleration {
-                key: SPOT_TAINT_KEY.to_string(),
-                operator: "Exists".to_string(),
-                value: String::new(),
-                effect: "NoSchedule".to_string(),
-                toleration_seconds: None,
-            });
+            contribution.tolerations.push(Toleration::exists(SPOT_TAINT_KEY, "NoSchedule"));
             contribution.termination_grace_period_seconds = Some(SPOT_GRACE_PERIOD_SECONDS);
         }
         if !self.instance_types.is_empty() {
@@ -167,36 +146,12 @@ fn is_instance_type(value: &str) -> bool {
     value.len() <= 63 && part_ok(family) && part_ok(size)
 }
 
-fn invalid(field: &str, message: String) -> PluginError {
-    PluginError { code: ErrorCode::InvalidSettings, message, field: field.to_string() }
-}
-
-fn kv(key: &str, value: &str) -> Kv {
-    Kv { key: key.to_string(), value: value.to_string() }
-}
-
-fn empty_contribution(role: Role) -> SchedulingContribution {
-    SchedulingContribution {
-        role,
-        node_selector: Vec::new(),
-        clear_node_selector: false,
-        tolerations: Vec::new(),
-        preferred_node_affinity: Vec::new(),
-        topology_spread: Vec::new(),
-        suppress_default_zone_spread: false,
-        pod_annotations: Vec::new(),
-        termination_grace_period_seconds: None,
-        service_account_annotations: Vec::new(),
-    }
-}
-
 struct Eks;
 
 impl Guest for Eks {
     fn validate_settings(view: ClusterView) -> Result<(), Vec<PluginError>> {
         let settings = Settings::parse(&view.settings).map_err(|e| vec![e])?;
-        let problems = settings.problems();
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        all_problems(settings.problems())
     }
 
     fn contribute(view: ClusterView, role: Role) -> Result<SchedulingContribution, PluginError> {
@@ -207,3 +162,5 @@ impl Guest for Eks {
         Ok(settings.contribution(role))
     }
 }
+
+antfly_plugin_sdk::export!(Eks);

@@ -5,19 +5,9 @@
 //! both roles (Autopilot rejects most selectors) and the user may not set one; GKE
 //! Standard Spot applies to data nodes only.
 
-#[expect(unsafe_code, reason = "wit-bindgen generates the canonical ABI glue")]
-mod bindings {
-    wit_bindgen::generate!({
-        world: "scheduling-provider",
-        path: "../../wit",
-    });
-
-    use super::Gke;
-    export!(Gke);
-}
-
-use bindings::antfly::operator::types::{ClusterView, ErrorCode, Kv, PluginError, Role};
-use bindings::exports::antfly::operator::scheduling::{Guest, SchedulingContribution};
+use antfly_plugin_sdk::{
+    ClusterView, ErrorCode, Guest, PluginError, Role, SchedulingContribution, all_problems, kv, settings_error,
+};
 use serde::Deserialize;
 
 const COMPUTE_CLASS_ANNOTATION: &str = "cloud.google.com/compute-class";
@@ -47,11 +37,7 @@ struct Spot {
 
 impl Settings {
     fn parse(text: &str) -> Result<Self, PluginError> {
-        serde_json::from_str(text).map_err(|e| PluginError {
-            code: ErrorCode::InvalidSettings,
-            message: format!("spec.gke is not valid: {e}"),
-            field: String::new(),
-        })
+        serde_json::from_str(text).map_err(|e| settings_error("spec.gke", e))
     }
 
     fn spot_data_nodes(&self) -> bool {
@@ -67,13 +53,10 @@ impl Settings {
         if let Some(class) = &self.autopilot_compute_class
             && !is_compute_class(class)
         {
-            problems.push(PluginError {
-                code: ErrorCode::InvalidSettings,
-                message: format!(
-                    "autopilotComputeClass {class:?} is not a compute class name such as Balanced or Scale-Out"
-                ),
-                field: "autopilotComputeClass".to_string(),
-            });
+            problems.push(PluginError::invalid_settings(
+                "autopilotComputeClass",
+                format!("autopilotComputeClass {class:?} is not a compute class name such as Balanced or Scale-Out"),
+            ));
         }
         if !self.autopilot {
             return problems;
@@ -81,37 +64,31 @@ impl Settings {
         for role_view in &view.roles {
             if !role_view.scheduling.node_selector.is_empty() {
                 let field = format!("spec.{}.nodeSelector", roles_field(role_view.role));
-                problems.push(PluginError {
-                    code: ErrorCode::Conflict,
-                    message: format!("{field} conflicts with spec.gke.autopilot=true"),
-                    field,
-                });
+                let message = format!("{field} conflicts with spec.gke.autopilot=true");
+                problems.push(PluginError::new(ErrorCode::Conflict, &field, message));
             }
         }
         if self.spot_data_nodes() {
-            problems.push(PluginError {
-                code: ErrorCode::Conflict,
-                message: "spec.gke.spot.dataNodes conflicts with spec.gke.autopilot=true; \
-                          choose Spot capacity through spec.gke.autopilotComputeClass"
-                    .to_string(),
-                field: "spot.dataNodes".to_string(),
-            });
+            problems.push(PluginError::new(
+                ErrorCode::Conflict,
+                "spot.dataNodes",
+                "spec.gke.spot.dataNodes conflicts with spec.gke.autopilot=true; \
+                 choose Spot capacity through spec.gke.autopilotComputeClass",
+            ));
         }
         problems
     }
 
     fn contribution(&self, role: Role) -> SchedulingContribution {
-        let mut contribution = empty_contribution(role);
+        let mut contribution = SchedulingContribution::empty(role);
         if self.autopilot {
             contribution.clear_node_selector = true;
-            contribution
-                .pod_annotations
-                .push(Kv { key: COMPUTE_CLASS_ANNOTATION.to_string(), value: self.compute_class().to_string() });
+            contribution.pod_annotations.push(kv(COMPUTE_CLASS_ANNOTATION, self.compute_class()));
             contribution.termination_grace_period_seconds = Some(GRACE_PERIOD_SECONDS);
             // Autopilot manages topology itself.
             contribution.suppress_default_zone_spread = true;
         } else if self.spot_data_nodes() && role == Role::Data {
-            contribution.node_selector.push(Kv { key: SPOT_LABEL.to_string(), value: "true".to_string() });
+            contribution.node_selector.push(kv(SPOT_LABEL, "true"));
             contribution.termination_grace_period_seconds = Some(GRACE_PERIOD_SECONDS);
         }
         contribution
@@ -137,28 +114,12 @@ fn is_compute_class(value: &str) -> bool {
         && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'.')
 }
 
-fn empty_contribution(role: Role) -> SchedulingContribution {
-    SchedulingContribution {
-        role,
-        node_selector: Vec::new(),
-        clear_node_selector: false,
-        tolerations: Vec::new(),
-        preferred_node_affinity: Vec::new(),
-        topology_spread: Vec::new(),
-        suppress_default_zone_spread: false,
-        pod_annotations: Vec::new(),
-        termination_grace_period_seconds: None,
-        service_account_annotations: Vec::new(),
-    }
-}
-
 struct Gke;
 
 impl Guest for Gke {
     fn validate_settings(view: ClusterView) -> Result<(), Vec<PluginError>> {
         let settings = Settings::parse(&view.settings).map_err(|e| vec![e])?;
-        let problems = settings.problems(&view);
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        all_problems(settings.problems(&view))
     }
 
     fn contribute(view: ClusterView, role: Role) -> Result<SchedulingContribution, PluginError> {
@@ -169,3 +130,5 @@ impl Guest for Gke {
         Ok(settings.contribution(role))
     }
 }
+
+antfly_plugin_sdk::export!(Gke);

@@ -5,23 +5,12 @@
 //! attack happens in `contribute`. The attack `ok` returns a valid contribution, so the
 //! tests can check that the host still serves good calls after a hostile one.
 
-#[expect(unsafe_code, reason = "wit-bindgen generates the canonical ABI glue")]
-mod bindings {
-    wit_bindgen::generate!({
-        world: "scheduling-provider",
-        path: "../../../wit",
-    });
-
-    use super::Hostile;
-    export!(Hostile);
-}
-
 use std::collections::HashMap;
 use std::hint::black_box;
 
-use bindings::antfly::operator::types::{ClusterView, ErrorCode, Kv, PluginError, Role, Toleration};
-use bindings::exports::antfly::operator::scheduling::{
-    Guest, NodeSelectorRequirement, PreferredTerm, SchedulingContribution,
+use antfly_plugin_sdk::{
+    ClusterView, ErrorCode, Guest, NodeSelectorRequirement, PluginError, PreferredTerm, Role, SchedulingContribution,
+    Toleration, kv,
 };
 use serde::Deserialize;
 
@@ -42,7 +31,7 @@ impl Guest for Hostile {
 
     fn contribute(view: ClusterView, role: Role) -> Result<SchedulingContribution, PluginError> {
         let attack = attack(&view)?;
-        let mut c = empty(role);
+        let mut c = SchedulingContribution::empty(role);
         match attack.as_str() {
             "ok" => c.node_selector.push(kv("example.com/pool", "good")),
             "loop" => {
@@ -167,21 +156,4 @@ fn recurse(depth: u64) -> u64 {
     recurse(black_box(depth - 1)).wrapping_add(frame[3])
 }
 
-fn kv(key: &str, value: &str) -> Kv {
-    Kv { key: key.to_string(), value: value.to_string() }
-}
-
-fn empty(role: Role) -> SchedulingContribution {
-    SchedulingContribution {
-        role,
-        node_selector: Vec::new(),
-        clear_node_selector: false,
-        tolerations: Vec::new(),
-        preferred_node_affinity: Vec::new(),
-        topology_spread: Vec::new(),
-        suppress_default_zone_spread: false,
-        pod_annotations: Vec::new(),
-        termination_grace_period_seconds: None,
-        service_account_annotations: Vec::new(),
-    }
-}
+antfly_plugin_sdk::export!(Hostile);
