@@ -65,6 +65,7 @@ async fn main() {
         identity: "bench".into(),
         resync: Duration::from_secs(300),
         resolver: Arc::new(NoPlugins),
+        reconcile_all: Default::default(),
     };
     let leader = Arc::new(LeaderState::default());
     tokio::spawn(controller::run(

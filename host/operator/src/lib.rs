@@ -1,13 +1,18 @@
 //! antfly-operator: the Kubernetes operator for the Antfly database.
 //!
-//! Pure layers (no API client): [`api`] types, [`validate`], [`build`] and [`compose`].
-//! [`render`] runs them end to end, exactly as the controller does before it applies.
+//! Pure layers (no API client): [`base`] vocabulary, [`api`] types, [`validate`], [`compose`],
+//! [`build`] and [`status`]. [`extensions`] serves plugin contributions. [`pipeline`] runs
+//! validate → plugins → build; `render` and the [`controller`] both call it. See
+//! `docs/architecture.md`.
 
 pub mod api;
+pub mod base;
 pub mod build;
 pub mod compose;
 pub mod controller;
+pub mod examples;
 pub mod extensions;
+pub mod pipeline;
 pub mod render;
 pub mod status;
 pub mod validate;

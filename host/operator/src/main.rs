@@ -1,12 +1,15 @@
 //! The `antfly-operator` command line: `render`, `crd`, `plugins`, and (with the controller) `run`.
 
-use std::io::Read;
+mod cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use antfly_operator::extensions::{self, PluginResolver};
 use antfly_operator::{api, render};
 use clap::{Parser, Subcommand};
+use cli::input::read_input;
+use cli::plugins::PluginArgs;
+use cli::run::{RunArgs, run_operator};
 
 #[derive(Parser)]
 #[command(name = "antfly-operator", version, about = "Kubernetes operator for the Antfly database")]
@@ -56,97 +59,35 @@ enum PluginsCommand {
         #[command(flatten)]
         plugins: PluginArgs,
     },
-}
-
-/// Where plugins come from, besides the first-party ones embedded in the binary.
-#[derive(clap::Args)]
-struct PluginArgs {
-    /// Directory of third-party plugins, with a plugins.json manifest.
-    #[arg(long, env = "ANTFLY_PLUGIN_DIR")]
-    plugin_dir: Option<PathBuf>,
-    /// Cache of compiled plugins (default: $XDG_CACHE_HOME/antfly-operator/plugins).
-    #[arg(long, env = "ANTFLY_PLUGIN_CACHE_DIR")]
-    plugin_cache_dir: Option<PathBuf>,
-}
-
-impl PluginArgs {
-    fn load(&self) -> Result<PluginResolver, String> {
-        extensions::load_for_cli(self.plugin_dir.as_deref(), self.plugin_cache_dir.as_deref())
-            .map_err(|e| extensions::error_chain(&e))
-    }
-}
-
-#[derive(clap::Args)]
-struct RunArgs {
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "WATCH_NAMESPACE")]
-    watch_namespace: Option<String>,
-    /// Namespace of the leader-election Lease.
-    #[arg(long, env = "POD_NAMESPACE", default_value = "antfly-system")]
-    lease_namespace: String,
-    /// This replica's identity in the Lease.
-    #[arg(long, env = "POD_NAME")]
-    identity: Option<String>,
-    /// Address of /healthz, /readyz and /metrics.
-    #[arg(long, default_value = "0.0.0.0:8080")]
-    http_addr: String,
-    /// Periodic resync of every cluster, in seconds.
-    #[arg(long, default_value_t = 300)]
-    resync_seconds: u64,
-    /// Log as JSON lines.
-    #[arg(long)]
-    log_json: bool,
-    #[command(flatten)]
-    plugins: PluginArgs,
-}
-
-async fn run_operator(args: RunArgs) -> Result<String, String> {
-    use antfly_operator::controller::{self, OperatorConfig, leader::LeaderState, metrics::Metrics};
-    use std::sync::Arc;
-
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if args.log_json {
-        builder.json().init()
-    } else {
-        builder.init()
-    }
-
-    let client = kube::Client::try_default().await.map_err(|e| format!("failed to create a Kubernetes client: {e}"))?;
-    let metrics = Arc::new(Metrics::default());
-    let listener = tokio::net::TcpListener::bind(&args.http_addr)
-        .await
-        .map_err(|e| format!("failed to listen on {}: {e}", args.http_addr))?;
-    tokio::spawn(controller::http::serve(listener, metrics.clone()));
-    let identity = args.identity.unwrap_or_else(|| format!("antfly-operator-{}", std::process::id()));
-    let config = OperatorConfig {
-        watch_namespace: args.watch_namespace,
-        lease_namespace: args.lease_namespace,
-        lease_name: "antfly-operator-leader".into(),
-        identity,
-        resync: std::time::Duration::from_secs(args.resync_seconds),
-        // Compiling plugins (when the cache is cold) is CPU-bound: keep it off the async workers.
-        resolver: Arc::new(tokio::task::block_in_place(|| args.plugins.load())?),
-    };
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    controller::run(client, config, metrics, Arc::new(LeaderState::default()), shutdown)
-        .await
-        .map(|()| String::new())
-        .map_err(|e| e.to_string())
-}
-
-fn read_input(file: Option<&PathBuf>) -> Result<String, String> {
-    match file {
-        None => Ok(render::EMBEDDED_DEFAULT.to_string()),
-        Some(path) if path.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("failed to read stdin: {e}"))?;
-            Ok(text)
-        }
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("failed to read {}: {e}", path.display())),
-    }
+    /// Write a new plugin project for one world: buildable, with a README and fixtures.
+    New {
+        /// Name of the plugin (and of its crate): lower-case letters, digits and hyphens.
+        name: String,
+        /// The world the plugin implements.
+        #[arg(long, value_parser = ["scheduling-provider", "mesh-profile", "backup-destination"])]
+        world: String,
+        /// Directory to create the project in (default: the current directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run a plugin offline against its fixtures and every example, and print what differs.
+    /// Exits non-zero on any difference.
+    Test {
+        /// A project from `plugins new` (with antfly-plugin.json), or a component file.
+        path: PathBuf,
+        /// The world of a component file.
+        #[arg(long)]
+        world: Option<String>,
+        /// The plugin's name (default: the project's, or the file's stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// Directory of fixtures (default: the project's fixtures/).
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// Cache of compiled plugins.
+        #[arg(long, env = "ANTFLY_PLUGIN_CACHE_DIR")]
+        plugin_cache_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -155,10 +96,36 @@ fn main() -> ExitCode {
         Command::Render { file, plugins } => read_input(file.as_ref())
             .and_then(|yaml| render::render(&yaml, &plugins.load()?).map_err(|e| e.to_string())),
         Command::Plugins { command: PluginsCommand::List { plugins } } => {
-            plugins.load().map(|resolver| extensions::list(&resolver))
+            plugins.load().map(|resolver| cli::plugins::list(&resolver))
         }
         Command::Plugins { command: PluginsCommand::Try { plugin, file, plugins } } => {
-            read_input(file.as_ref()).and_then(|yaml| extensions::try_plugin_yaml(&plugins.load()?, &yaml, &plugin))
+            read_input(file.as_ref()).and_then(|yaml| cli::plugins::try_plugin_yaml(&plugins.load()?, &yaml, &plugin))
+        }
+        Command::Plugins { command: PluginsCommand::New { name, world, dir } } => {
+            antfly_plugin_host::World::parse(&world).ok_or_else(|| format!("unknown world {world:?}")).and_then(
+                |world| {
+                    cli::scaffold::new_project(&name, world, &dir)
+                        .map(|root| format!("wrote {}; see its README.md\n", root.display()))
+                        .map_err(|e| e.to_string())
+                },
+            )
+        }
+        Command::Plugins { command: PluginsCommand::Test { path, world, name, fixtures, plugin_cache_dir } } => {
+            let tested =
+                cli::plugins::TestTarget::locate(&path, world.as_deref(), name.as_deref()).and_then(|mut target| {
+                    target.fixtures = fixtures.or(target.fixtures);
+                    cli::plugins::test_plugin(&target, plugin_cache_dir.as_deref())
+                });
+            return match tested {
+                Ok((report, passed)) => {
+                    print!("{report}");
+                    if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Command::Crd => api::crds_yaml().map_err(|e| format!("failed to serialise CRDs: {e}")),
         Command::Run(args) => match tokio::runtime::Runtime::new() {

@@ -2,9 +2,9 @@
 //! build, and print every object as multi-document YAML.
 
 use crate::api::AntflyCluster;
-use crate::build::{ClusterResources, build_resources};
-use crate::compose::{ExtensionError, ExtensionResolver};
-use crate::validate::{ValidatedCluster, ValidationErrors, validate};
+use crate::build::ClusterResources;
+use crate::compose::ExtensionResolver;
+use crate::pipeline::{PipelineError, desired_state};
 
 /// The development cluster `render` uses when no file is given.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../../examples/dev-cluster.yaml");
@@ -15,10 +15,8 @@ pub enum RenderError {
     Parse(#[source] serde_yaml::Error),
     #[error("expected kind AntflyCluster in apiVersion antfly.io/v1, got kind {kind:?} in {api_version:?}")]
     WrongKind { api_version: String, kind: String },
-    #[error("invalid AntflyCluster:\n{0}")]
-    Invalid(#[source] ValidationErrors),
-    #[error("{0}")]
-    Extension(#[source] ExtensionError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
     #[error("failed to serialise objects: {0}")]
     Serialise(String),
 }
@@ -32,17 +30,6 @@ pub fn parse_cluster(yaml: &str) -> Result<AntflyCluster, RenderError> {
         return Err(RenderError::WrongKind { api_version, kind });
     }
     serde_yaml::from_value(value).map_err(RenderError::Parse)
-}
-
-/// Validate, resolve plugin contributions and build: the pure core of every reconcile.
-pub fn build_cluster(
-    cluster: &AntflyCluster,
-    resolver: &dyn ExtensionResolver,
-) -> Result<(ValidatedCluster, ClusterResources), RenderError> {
-    let validated = validate(cluster).map_err(RenderError::Invalid)?;
-    let contributions = resolver.resolve(&validated).map_err(RenderError::Extension)?;
-    let resources = build_resources(&validated, &contributions);
-    Ok((validated, resources))
 }
 
 /// Serialise objects as multi-document YAML.
@@ -59,6 +46,5 @@ pub fn to_yaml(resources: &ClusterResources) -> Result<String, RenderError> {
 /// Parse, validate, resolve, build and serialise one AntflyCluster document.
 pub fn render(yaml: &str, resolver: &dyn ExtensionResolver) -> Result<String, RenderError> {
     let cluster = parse_cluster(yaml)?;
-    let (_, resources) = build_cluster(&cluster, resolver)?;
-    to_yaml(&resources)
+    to_yaml(&desired_state(&cluster, resolver)?.resources)
 }

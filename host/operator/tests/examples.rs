@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use antfly_operator::api::{AntflyBackup, AntflyRestore};
 use antfly_operator::compose::NoPlugins;
+use antfly_operator::pipeline::PipelineError;
 use antfly_operator::render::{RenderError, render};
 
 fn examples() -> Vec<(PathBuf, String)> {
@@ -32,7 +33,7 @@ fn every_cluster_example_renders_or_names_its_missing_plugin() {
     for (path, text) in examples().into_iter().filter(|(_, t)| kind(t) == "AntflyCluster") {
         match render(&text, &NoPlugins) {
             Ok(yaml) => assert!(yaml.contains("kind: StatefulSet"), "{}", path.display()),
-            Err(RenderError::Extension(err)) => {
+            Err(RenderError::Pipeline(PipelineError::Plugins(err))) => {
                 assert!(err.to_string().contains("is not available"), "{}: {err}", path.display())
             }
             Err(err) => panic!("{}: {err}", path.display()),
@@ -59,4 +60,14 @@ fn backup_and_restore_examples_parse() {
         }
     }
     assert_eq!(seen, 2);
+}
+
+#[test]
+fn the_embedded_examples_are_exactly_the_examples_directory() {
+    let embedded: Vec<&str> = antfly_operator::examples::EXAMPLES.iter().map(|(name, _)| *name).collect();
+    let on_disk: Vec<String> = examples()
+        .iter()
+        .map(|(path, _)| path.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(embedded, on_disk, "update host/operator/src/examples.rs");
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use antfly_operator::controller::http::serve;
-use antfly_operator::controller::metrics::{CategoryLabel, Metrics, PluginLabel};
+use antfly_operator::controller::http::{Health, serve};
+use antfly_operator::controller::metrics::{CategoryLabel, Metrics, PluginFailureLabel};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -21,9 +21,16 @@ async fn health_readiness_and_metrics_are_served() {
     let addr = listener.local_addr().expect("address");
     let metrics = Arc::new(Metrics::default());
     metrics.errors.get_or_create(&CategoryLabel { category: "invalid_spec" }).inc();
-    metrics.plugin_failures.get_or_create(&PluginLabel { plugin: "eks".into() }).inc();
+    let failure = PluginFailureLabel {
+        world: "scheduling-provider",
+        plugin: "eks".into(),
+        function: "contribute",
+        reason: "Timeout",
+    };
+    metrics.plugin_failures.get_or_create(&failure).inc();
     metrics.duration.observe(0.02);
-    tokio::spawn(serve(listener, metrics));
+    let health = Arc::new(Health::default());
+    tokio::spawn(serve(listener, metrics, health.clone()));
 
     for path in ["/healthz", "/readyz"] {
         let response = get(addr, path).await;
@@ -33,7 +40,19 @@ async fn health_readiness_and_metrics_are_served() {
     let response = get(addr, "/metrics").await;
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"));
     assert!(response.contains("antfly_operator_reconcile_errors_total{category=\"invalid_spec\"} 1"), "{response}");
-    assert!(response.contains("antfly_operator_plugin_failures_total{plugin=\"eks\"} 1"), "{response}");
+    assert!(
+        response.contains(
+            "antfly_operator_plugin_failures_total{world=\"scheduling-provider\",plugin=\"eks\",\
+             function=\"contribute\",reason=\"Timeout\"} 1"
+        ),
+        "{response}"
+    );
     assert!(response.contains("antfly_operator_reconcile_duration_seconds_count 1"), "{response}");
     assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
+
+    // A refused plugin set leaves the operator ready, and says why in /readyz.
+    *health.plugin_reload_error.lock().expect("lock") = Some("sha256 mismatch".into());
+    let response = get(addr, "/readyz").await;
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("plugins: the plugin directory failed to load") && response.contains("sha256 mismatch"));
 }

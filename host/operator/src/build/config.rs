@@ -10,9 +10,10 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::meta::{cluster_labels, names, object_meta};
-use super::ports::{METADATA_API, METADATA_RAFT};
-use crate::compose::Role;
+use super::meta::{cluster_labels, object_meta};
+use crate::base::Role;
+use crate::base::names;
+use crate::base::ports::{METADATA_API, METADATA_RAFT};
 use crate::validate::ValidatedCluster;
 
 pub const CONFIG_KEY: &str = "config.json";

@@ -4,7 +4,6 @@
 pub mod config;
 pub mod meta;
 pub mod pdb;
-pub mod ports;
 pub mod services;
 pub mod statefulset;
 
@@ -13,10 +12,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
 
+use crate::base::Role;
+use crate::base::names;
+use crate::compose::Contributions;
 use crate::compose::merge::service_account_annotations;
-use crate::compose::{Contributions, Role};
 use crate::validate::ValidatedCluster;
-use meta::{cluster_labels, names, object_meta};
+use meta::{cluster_labels, object_meta};
 
 /// Every object the operator applies for one cluster.
 ///

@@ -4,8 +4,10 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{names, object_meta, role_labels, selector_labels};
-use crate::compose::Role;
+use super::meta::{object_meta, role_labels};
+use crate::base::Role;
+use crate::base::labels::selector_labels;
+use crate::base::names;
 use crate::validate::{PdbSettings, ValidatedCluster};
 
 /// Metadata nodes never allow more disruptions than keep a Raft majority: (n-1)/2, at least 1.

@@ -3,9 +3,11 @@
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{cluster_labels, names, object_meta, role_labels, selector_labels};
-use super::ports::{HEALTH, role_ports};
-use crate::compose::Role;
+use super::meta::{cluster_labels, object_meta, role_labels};
+use crate::base::Role;
+use crate::base::labels::selector_labels;
+use crate::base::names;
+use crate::base::ports::{HEALTH, role_ports};
 use crate::validate::ValidatedCluster;
 
 fn port(name: &str, port: i32) -> ServicePort {

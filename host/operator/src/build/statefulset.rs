@@ -13,15 +13,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::config::{CONFIG_DIR, CONFIG_KEY, CONFIG_PATH, DATA_DIR, raft_peers};
-use super::meta::{CONFIG_HASH_ANNOTATION, names, object_meta, role_labels, selector_labels};
-use super::ports::{HEALTH, role_ports};
+use super::meta::{object_meta, role_labels};
 use crate::api::{PvcRetentionPolicy, ResourceSpec};
+use crate::base::Role;
+use crate::base::labels::selector_labels;
+use crate::base::ports::{HEALTH, role_ports};
+use crate::base::{CONFIG_HASH_ANNOTATION, CONTAINER_NAME, names};
+use crate::compose::Contributions;
 use crate::compose::merge::{apply_scheduling, pod_annotations};
-use crate::compose::{Contributions, Role};
 use crate::validate::ValidatedCluster;
 
-/// Name of the server container; anything else in the pod is a sidecar.
-pub const CONTAINER_NAME: &str = "antfly";
 const CONFIG_VOLUME: &str = "config";
 
 fn http_probe(path: &str, initial_delay: Option<i32>, period: i32, failures: i32) -> Probe {

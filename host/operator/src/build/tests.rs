@@ -245,7 +245,7 @@ fn a_config_change_changes_the_pod_template_hash() {
         let r = build(spec);
         let annotations =
             r.data_statefulset.spec.and_then(|s| s.template.metadata).and_then(|m| m.annotations).expect("annotations");
-        annotations[meta::CONFIG_HASH_ANNOTATION].clone()
+        annotations[crate::base::CONFIG_HASH_ANNOTATION].clone()
     };
     let before = hash("  config: '{\"log\": {\"level\": \"info\"}}'\n");
     assert_eq!(before.len(), 64);

@@ -4,26 +4,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{PreferredSchedulingTerm, Toleration, TopologySpreadConstraint};
 
+use crate::base::{PluginWorld, Role};
 use crate::validate::ValidatedCluster;
-
-/// The two kinds of pod the operator runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    Metadata,
-    Data,
-}
-
-impl Role {
-    pub const ALL: [Role; 2] = [Role::Metadata, Role::Data];
-
-    /// The value of the `app.kubernetes.io/component` label and the name suffix.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Metadata => "metadata",
-            Role::Data => "data",
-        }
-    }
-}
 
 /// What a scheduling-provider plugin adds to one role's pods.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -87,35 +69,6 @@ impl Contributions {
             Role::Data => &mut self.data,
         }
     }
-}
-
-/// Which plugin world a plugin implements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PluginWorld {
-    SchedulingProvider,
-    MeshProfile,
-    BackupDestination,
-}
-
-impl PluginWorld {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PluginWorld::SchedulingProvider => "scheduling-provider",
-            PluginWorld::MeshProfile => "mesh-profile",
-            PluginWorld::BackupDestination => "backup-destination",
-        }
-    }
-}
-
-/// A plugin the cluster's spec selects, with the settings it will receive.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PluginRequest {
-    pub world: PluginWorld,
-    pub plugin: String,
-    /// The spec field that selected the plugin, e.g. `spec.eks`.
-    pub field: &'static str,
-    /// The plugin's settings as a JSON object.
-    pub settings: serde_json::Value,
 }
 
 /// Error from resolving a cluster's plugin contributions.

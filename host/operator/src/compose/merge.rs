@@ -17,9 +17,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Affinity, NodeAffinity, PodSpec, TopologySpreadConstraint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use super::{Role, RoleContributions, SchedulingContribution};
+use super::{RoleContributions, SchedulingContribution};
 use crate::api::SchedulingSpec;
-use crate::build::meta::selector_labels;
+use crate::base::Role;
+use crate::base::labels::selector_labels;
 use crate::validate::ValidatedCluster;
 
 pub const ZONE_TOPOLOGY_KEY: &str = "topology.kubernetes.io/zone";

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use crate::compose::ExtensionError;
-use crate::validate::ValidationErrors;
+use crate::pipeline::PipelineError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    #[error("invalid spec: {0}")]
-    InvalidSpec(#[source] ValidationErrors),
-    #[error("failed to resolve plugins: {0}")]
+    #[error("failed to build the desired state: {0}")]
+    Pipeline(#[source] PipelineError),
+    #[error("failed to detect mesh sidecars: {0}")]
     Plugins(#[source] ExtensionError),
     #[error("plugin call task failed: {0}")]
     PluginTask(String),
@@ -33,8 +33,10 @@ impl ReconcileError {
     /// A stable label for metrics and event reasons.
     pub fn category(&self) -> &'static str {
         match self {
-            ReconcileError::InvalidSpec(_) => "invalid_spec",
-            ReconcileError::Plugins(_) | ReconcileError::PluginTask(_) => "plugin",
+            ReconcileError::Pipeline(PipelineError::Invalid(_)) => "invalid_spec",
+            ReconcileError::Pipeline(PipelineError::Plugins(_))
+            | ReconcileError::Plugins(_)
+            | ReconcileError::PluginTask(_) => "plugin",
             ReconcileError::Apply { .. } | ReconcileError::Delete { .. } => "apply",
             ReconcileError::List { .. } => "observe",
             ReconcileError::WriteStatus(_) | ReconcileError::Finalizer(_) => "status",
@@ -46,9 +48,11 @@ impl ReconcileError {
     /// Transient failures back off per object; others wait for a change (or a slow retry).
     pub fn retry_after(&self, attempt: u32) -> Option<Duration> {
         match self {
-            ReconcileError::InvalidSpec(_) => None,
+            ReconcileError::Pipeline(PipelineError::Invalid(_)) => None,
             // Plugins are deterministic; retry slowly in case the plugin directory changes.
-            ReconcileError::Plugins(_) => Some(Duration::from_secs(300)),
+            ReconcileError::Pipeline(PipelineError::Plugins(_)) | ReconcileError::Plugins(_) => {
+                Some(Duration::from_secs(300))
+            }
             _ => Some(backoff(attempt)),
         }
     }

@@ -1,6 +1,6 @@
 //! `/healthz`, `/readyz` and `/metrics` over a minimal HTTP/1.1 server.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -8,11 +8,32 @@ use tracing::warn;
 
 use super::metrics::Metrics;
 
-/// Serve until the task is dropped. Every replica is ready once it runs; followers stand by.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+/// What `/readyz` reports besides readiness: problems the operator works around.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Why the plugin directory's current content is not in use, if it is not.
+    pub plugin_reload_error: Mutex<Option<String>>,
+}
+
+impl Health {
+    /// The `/readyz` body. Every replica is ready once it runs (followers stand by), also while
+    /// a bad plugin set is refused: the previous set still serves.
+    fn readyz(&self) -> String {
+        match self.plugin_reload_error.lock().unwrap_or_else(PoisonError::into_inner).as_deref() {
+            None => "ok\n".to_string(),
+            Some(error) => {
+                format!("ok\nplugins: the plugin directory failed to load, the previous set serves: {error}\n")
+            }
+        }
+    }
+}
+
+/// Serve until the task is dropped.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, health: Arc<Health>) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else { continue };
         let metrics = metrics.clone();
+        let health = health.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             let mut read = 0;
@@ -28,7 +49,8 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
             let request = String::from_utf8_lossy(&buf[..read]);
             let path = request.split_whitespace().nth(1).unwrap_or("/");
             let (status, content_type, body) = match path {
-                "/healthz" | "/readyz" => ("200 OK", "text/plain", "ok\n".to_string()),
+                "/healthz" => ("200 OK", "text/plain", "ok\n".to_string()),
+                "/readyz" => ("200 OK", "text/plain", health.readyz()),
                 "/metrics" => {
                     ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
                 }

@@ -3,8 +3,11 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::extensions::{PluginCall, PluginCallObserver};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
@@ -16,9 +19,26 @@ pub struct CategoryLabel {
     pub category: &'static str,
 }
 
+/// One plugin function.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PluginLabel {
+pub struct PluginCallLabel {
+    pub world: &'static str,
     pub plugin: String,
+    pub function: &'static str,
+}
+
+/// A failed plugin call, by the limit or fault behind it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginFailureLabel {
+    pub world: &'static str,
+    pub plugin: String,
+    pub function: &'static str,
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabel {
+    pub result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -35,9 +55,16 @@ pub struct Metrics {
     pub errors: Family<CategoryLabel, Counter>,
     /// Reconcile duration in seconds.
     pub duration: Histogram,
-    /// Plugin calls and failures by plugin name.
-    pub plugin_calls: Family<PluginLabel, Counter>,
-    pub plugin_failures: Family<PluginLabel, Counter>,
+    /// Plugin calls by world, plugin and function.
+    pub plugin_calls: Family<PluginCallLabel, Counter>,
+    /// Failed plugin calls, attributed to the plugin that failed, by reason.
+    pub plugin_failures: Family<PluginFailureLabel, Counter>,
+    /// Plugin call latency by world, plugin and function.
+    pub plugin_call_duration: Family<PluginCallLabel, Histogram>,
+    /// Reloads of the plugin directory by result (reloaded, failed).
+    pub plugin_reloads: Family<ReloadLabel, Counter>,
+    /// 1 while the plugin directory holds a set that failed to load (the previous set serves).
+    pub plugin_reload_failing: Gauge,
     /// Server-side applies that were actually sent, by kind.
     pub writes: Family<KindLabel, Counter>,
 }
@@ -50,14 +77,45 @@ impl Default for Metrics {
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let plugin_calls = Family::default();
         let plugin_failures = Family::default();
+        let plugin_call_duration = Family::<PluginCallLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_01, 4.0, 10))
+        });
+        let plugin_reloads = Family::default();
+        let plugin_reload_failing = Gauge::default();
         let writes = Family::default();
         registry.register("reconciles", "Reconciles by result", reconciles.clone());
         registry.register("reconcile_errors", "Reconcile errors by category", errors.clone());
         registry.register("reconcile_duration_seconds", "Reconcile duration", duration.clone());
-        registry.register("plugin_calls", "Plugin resolutions by plugin", plugin_calls.clone());
-        registry.register("plugin_failures", "Failed plugin resolutions by plugin", plugin_failures.clone());
+        registry.register("plugin_calls", "Plugin calls by world, plugin and function", plugin_calls.clone());
+        registry.register(
+            "plugin_failures",
+            "Failed plugin calls by world, plugin, function and reason",
+            plugin_failures.clone(),
+        );
+        registry.register(
+            "plugin_call_duration_seconds",
+            "Plugin call latency by world, plugin and function",
+            plugin_call_duration.clone(),
+        );
+        registry.register("plugin_reloads", "Reloads of the plugin directory by result", plugin_reloads.clone());
+        registry.register(
+            "plugin_reload_failing",
+            "1 while the plugin directory holds a set that failed to load",
+            plugin_reload_failing.clone(),
+        );
         registry.register("applies", "Server-side applies sent, by kind", writes.clone());
-        Self { registry, reconciles, errors, duration, plugin_calls, plugin_failures, writes }
+        Self {
+            registry,
+            reconciles,
+            errors,
+            duration,
+            plugin_calls,
+            plugin_failures,
+            plugin_call_duration,
+            plugin_reloads,
+            plugin_reload_failing,
+            writes,
+        }
     }
 }
 
@@ -69,5 +127,18 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+impl PluginCallObserver for Metrics {
+    fn observe(&self, call: &PluginCall<'_>) {
+        let label = PluginCallLabel { world: call.world, plugin: call.plugin.to_string(), function: call.function };
+        self.plugin_calls.get_or_create(&label).inc();
+        self.plugin_call_duration.get_or_create(&label).observe(call.duration.as_secs_f64());
+        if let Some(reason) = call.failure {
+            let failure =
+                PluginFailureLabel { world: label.world, plugin: label.plugin, function: label.function, reason };
+            self.plugin_failures.get_or_create(&failure).inc();
+        }
     }
 }

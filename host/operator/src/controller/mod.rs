@@ -1,15 +1,19 @@
 //! The controller: reconciles AntflyClusters on a real API server.
 //!
 //! Only the holder of the leader Lease runs the controller; every write re-checks the lease.
-//! The reconcile itself is [`reconcile::reconcile`]; it shares validate and build with `render`.
+//! The reconcile itself is [`reconcile::reconcile`]; it runs the same [`crate::pipeline`] as `render`.
 
 mod apply;
 mod context;
 mod error;
+mod finalizer;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+mod observe;
+pub mod plugin_reload;
 mod reconcile;
+mod update_status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +31,12 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-pub use apply::{APPLIED_HASH_ANNOTATION, FIELD_MANAGER};
+pub use apply::FIELD_MANAGER;
 pub use context::Context;
 pub use error::ReconcileError;
-pub use reconcile::{PAUSE_ANNOTATION, PVC_FINALIZER};
 
 use crate::api::AntflyCluster;
-use crate::build::meta::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER};
+use crate::base::labels::{APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
 use crate::compose::ExtensionResolver;
 use leader::{LeaderElector, LeaderState};
 use metrics::Metrics;
@@ -49,6 +52,8 @@ pub struct OperatorConfig {
     pub identity: String,
     pub resync: Duration,
     pub resolver: Arc<dyn ExtensionResolver>,
+    /// Notified when every cluster should be reconciled again (a new plugin set).
+    pub reconcile_all: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +100,11 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let ctx = Arc::new(make_context(client.clone(), &config, leader.clone(), metrics));
-    let controller = tokio::spawn(run_controller(ctx, config.watch_namespace.clone(), async move {
+    let reconcile_all = futures::stream::unfold(config.reconcile_all.clone(), |notify| async move {
+        notify.notified().await;
+        Some(((), notify))
+    });
+    let controller = tokio::spawn(run_controller(ctx, config.watch_namespace.clone(), reconcile_all, async move {
         let _ = stop_rx.await;
     }));
     let outcome = loop {
@@ -135,6 +144,7 @@ fn make_context(client: Client, config: &OperatorConfig, leader: Arc<LeaderState
 async fn run_controller(
     ctx: Arc<Context>,
     namespace: Option<String>,
+    reconcile_all: impl futures::Stream<Item = ()> + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
@@ -150,16 +160,13 @@ async fn run_controller(
         // Pods carry no owner reference to the cluster; map them by their instance label.
         .watches(
             api::<Pod>(&client, ns),
-            watcher::Config::default().labels(&format!(
-                "{}={}",
-                crate::build::meta::LABEL_NAME,
-                crate::build::meta::APP_NAME
-            )),
+            watcher::Config::default().labels(&format!("{LABEL_NAME}={APP_NAME}")),
             |pod: Pod| {
                 let instance = pod.labels().get(LABEL_INSTANCE)?.clone();
                 Some(ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&instance).within(&pod.namespace()?))
             },
         )
+        .reconcile_all_on(reconcile_all)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))

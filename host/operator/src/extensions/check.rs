@@ -14,8 +14,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::views::domain_role;
-use crate::build::meta::selector_labels;
-use crate::compose::{Role, SchedulingContribution};
+use crate::base::Role;
+use crate::base::labels::selector_labels;
+use crate::compose::SchedulingContribution;
 use crate::validate::syntax::{label_value, qualified_name};
 
 /// Kubernetes' limit on the total size of an object's annotations.

@@ -7,7 +7,9 @@
 //! plugins come from a directory with a `plugins.json` manifest.
 
 pub mod check;
-mod cli;
+pub mod fixtures;
+mod observe;
+pub mod reload;
 mod resolver;
 mod trial;
 mod views;
@@ -18,24 +20,42 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use antfly_plugin_host::{
     HostConfig, HostError, Limits, LoadError, Plugin, PluginHost, PluginSource, WasmBytes, World,
 };
 
-use crate::compose::PluginWorld;
+use crate::base::PluginWorld;
 
-pub use cli::{default_cache_dir, error_chain, list, load_for_cli, try_plugin_yaml};
+pub use observe::{PluginCall, PluginCallObserver};
 pub use trial::TrialReport;
 
 /// Where plugins come from and how they run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct PluginOptions {
     /// A directory with a `plugins.json` manifest and the vendors' components.
     pub plugin_dir: Option<PathBuf>,
     /// Where compiled components are cached between runs; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
+    /// Single plugins loaded besides the directory's, for `plugins test`.
+    pub extra: Vec<PluginSource>,
     /// Per-call sandbox limits.
     pub limits: Limits,
+    /// Sees every plugin call (per-plugin metrics).
+    pub observer: Option<Arc<dyn PluginCallObserver>>,
+}
+
+impl std::fmt::Debug for PluginOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginOptions")
+            .field("plugin_dir", &self.plugin_dir)
+            .field("cache_dir", &self.cache_dir)
+            .field("extra", &self.extra)
+            .field("limits", &self.limits)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 /// Where a loaded plugin came from.
@@ -45,13 +65,15 @@ pub enum PluginOrigin {
     Bundled,
     /// The plugin directory given with `--plugin-dir`.
     Directory(PathBuf),
+    /// A single component file (`plugins test`).
+    File(PathBuf),
 }
 
 impl std::fmt::Display for PluginOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PluginOrigin::Bundled => f.write_str("bundled"),
-            PluginOrigin::Directory(dir) => write!(f, "{}", dir.display()),
+            PluginOrigin::Directory(dir) | PluginOrigin::File(dir) => write!(f, "{}", dir.display()),
         }
     }
 }
@@ -78,8 +100,14 @@ pub enum PluginSetupError {
         #[source]
         source: LoadError,
     },
-    #[error("plugin {name:?} in {} has the name of a first-party {world} plugin", dir.display())]
-    Shadows { name: String, world: World, dir: PathBuf },
+    #[error("plugin {name:?} from {origin} has the name of another loaded {world} plugin")]
+    Shadows { name: String, world: World, origin: String },
+    #[error("failed to load the plugin {name:?}")]
+    Single {
+        name: String,
+        #[source]
+        source: LoadError,
+    },
 }
 
 /// Every loaded plugin, by world and name, on one sandboxed host.
@@ -90,11 +118,15 @@ pub struct PluginResolver {
 
 impl PluginResolver {
     /// Starts the plugin host and loads the first-party plugins, then the plugin
-    /// directory's. A directory plugin may not take a first-party plugin's name.
+    /// directory's, then the extra ones. None may take another's name.
     pub fn load(options: &PluginOptions) -> Result<Self, PluginSetupError> {
         let host = PluginHost::new(HostConfig {
             limits: options.limits.clone(),
             cache_dir: options.cache_dir.clone(),
+            observer: options
+                .observer
+                .clone()
+                .map(|o| Arc::new(observe::HostObserver(o)) as Arc<dyn antfly_plugin_host::CallObserver>),
             ..HostConfig::default()
         })
         .map_err(PluginSetupError::Host)?;
@@ -113,18 +145,46 @@ impl PluginResolver {
                 .map_err(PluginSetupError::Bundled)?;
             plugins.insert((world, bundled.name.to_string()), LoadedPlugin { plugin, origin: PluginOrigin::Bundled });
         }
+        Self { host, plugins }.with_directory_and_extra(options)
+    }
+
+    /// The same host and first-party plugins, with the plugin directory and the extra plugins
+    /// loaded anew: what a reload of `--plugin-dir` does.
+    pub fn reloaded(&self, options: &PluginOptions) -> Result<Self, PluginSetupError> {
+        let bundled =
+            self.plugins.iter().filter(|(_, p)| p.origin == PluginOrigin::Bundled).map(|(k, p)| (k.clone(), p.clone()));
+        Self { host: self.host.clone(), plugins: bundled.collect() }.with_directory_and_extra(options)
+    }
+
+    fn with_directory_and_extra(mut self, options: &PluginOptions) -> Result<Self, PluginSetupError> {
         if let Some(dir) = &options.plugin_dir {
             let loaded =
-                host.load_dir(dir).map_err(|source| PluginSetupError::Directory { dir: dir.clone(), source })?;
+                self.host.load_dir(dir).map_err(|source| PluginSetupError::Directory { dir: dir.clone(), source })?;
             for plugin in loaded {
-                let key = (plugin.world(), plugin.name().to_string());
-                if plugins.contains_key(&key) {
-                    return Err(PluginSetupError::Shadows { name: key.1, world: key.0, dir: dir.clone() });
-                }
-                plugins.insert(key, LoadedPlugin { plugin, origin: PluginOrigin::Directory(dir.clone()) });
+                self.insert(plugin, PluginOrigin::Directory(dir.clone()))?;
             }
         }
-        Ok(Self { host, plugins })
+        for source in &options.extra {
+            let origin = match &source.wasm {
+                WasmBytes::File(path) => PluginOrigin::File(path.clone()),
+                WasmBytes::Static(_) => PluginOrigin::Bundled,
+            };
+            let plugin = self
+                .host
+                .load(source.clone())
+                .map_err(|error| PluginSetupError::Single { name: source.name.clone(), source: error })?;
+            self.insert(plugin, origin)?;
+        }
+        Ok(self)
+    }
+
+    fn insert(&mut self, plugin: Plugin, origin: PluginOrigin) -> Result<(), PluginSetupError> {
+        let key = (plugin.world(), plugin.name().to_string());
+        if self.plugins.contains_key(&key) {
+            return Err(PluginSetupError::Shadows { name: key.1, world: key.0, origin: origin.to_string() });
+        }
+        self.plugins.insert(key, LoadedPlugin { plugin, origin });
+        Ok(())
     }
 
     /// Every plugin, by world then name.
@@ -160,4 +220,16 @@ pub(crate) fn host_world(world: PluginWorld) -> World {
         PluginWorld::MeshProfile => World::MeshProfile,
         PluginWorld::BackupDestination => World::BackupDestination,
     }
+}
+
+/// An error and its causes, on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }

@@ -10,10 +10,8 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::views::{cluster_view, mesh_view, pod_view, wit_role};
 use super::{PluginResolver, check, host_world};
-use crate::compose::{
-    Contributions, ExtensionError, ExtensionResolver, MeshContribution, PluginRequest, PluginWorld, Role,
-    SchedulingContribution,
-};
+use crate::base::{PluginRequest, PluginWorld, Role};
+use crate::compose::{Contributions, ExtensionError, ExtensionResolver, MeshContribution, SchedulingContribution};
 use crate::validate::ValidatedCluster;
 
 impl ExtensionResolver for PluginResolver {

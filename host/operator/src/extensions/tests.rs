@@ -7,7 +7,8 @@ use antfly_plugin_host::wit;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Toleration};
 
 use super::*;
-use crate::compose::{ExtensionError, ExtensionResolver, Role};
+use crate::base::Role;
+use crate::compose::{ExtensionError, ExtensionResolver};
 use crate::fixtures::validated;
 
 /// One resolver for every test: loading compiles the five first-party components.
@@ -161,30 +162,32 @@ fn sandbox_failures_name_the_plugin_and_the_limit() {
     assert!(error.contains("panicked: hostile plugin panicked on purpose"), "{error}");
 }
 
-#[test]
-fn a_directory_plugin_cannot_shadow_a_first_party_name() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let wasm = std::fs::read(antfly_bundled_plugins::fixtures::path("template")).expect("template is built");
-    std::fs::write(dir.path().join("eks.wasm"), &wasm).expect("copy");
-    let manifest = serde_json::json!({"manifestVersion": 1, "plugins": [{
-        "name": "eks", "world": "scheduling-provider", "wit": "antfly:operator@0.1.0", "file": "eks.wasm",
-        "version": "6.6.6", "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm)),
-    }]});
-    std::fs::write(dir.path().join("plugins.json"), manifest.to_string()).expect("manifest");
-    let options = PluginOptions { plugin_dir: Some(dir.path().to_path_buf()), ..PluginOptions::default() };
-    let error = PluginResolver::load(&options).expect_err("eks is first-party");
-    assert!(matches!(error, PluginSetupError::Shadows { .. }), "{error}");
+/// Writes `plugins.json` and the components of `plugins` (name, fixture, version) into `dir`;
+/// `pin` replaces every sha256 when given.
+fn write_plugin_dir(dir: &std::path::Path, plugins: &[(&str, &str, &str)], pin: Option<&str>) {
+    let entries: Vec<serde_json::Value> = plugins
+        .iter()
+        .map(|(name, fixture, version)| {
+            let wasm = std::fs::read(antfly_bundled_plugins::fixtures::path(fixture)).expect("fixture is built");
+            std::fs::write(dir.join(format!("{name}.wasm")), &wasm).expect("copy");
+            let sha256 = pin.map_or_else(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm)), String::from);
+            serde_json::json!({
+                "name": name, "world": "scheduling-provider", "wit": "antfly:operator@0.1.0",
+                "file": format!("{name}.wasm"), "version": version, "sha256": sha256,
+            })
+        })
+        .collect();
+    let manifest = serde_json::json!({ "manifestVersion": 1, "plugins": entries });
+    std::fs::write(dir.join("plugins.json"), manifest.to_string()).expect("manifest");
 }
 
 #[test]
-fn plugins_list_shows_world_version_and_sha256() {
-    let listing = list(&WITH_HOSTILE.0);
-    let lines: Vec<&str> = listing.lines().collect();
-    assert!(lines[0].starts_with("NAME"), "{listing}");
-    let eks = antfly_bundled_plugins::first_party().iter().find(|p| p.name == "eks").expect("eks is bundled");
-    assert!(lines.iter().any(|l| l.contains("eks") && l.contains("scheduling-provider") && l.contains(eks.sha256)));
-    assert!(lines.iter().any(|l| l.starts_with("hostile") && l.contains("0.0.1")), "{listing}");
-    assert_eq!(lines.len(), 1 + 5 + 1, "{listing}");
+fn a_directory_plugin_cannot_shadow_a_first_party_name() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write_plugin_dir(dir.path(), &[("eks", "template", "6.6.6")], None);
+    let options = PluginOptions { plugin_dir: Some(dir.path().to_path_buf()), ..PluginOptions::default() };
+    let error = PluginResolver::load(&options).expect_err("eks is first-party");
+    assert!(matches!(error, PluginSetupError::Shadows { .. }), "{error}");
 }
 
 #[test]
@@ -272,4 +275,45 @@ fn every_cluster_example_renders_with_the_first_party_plugins() {
         rendered += 1;
     }
     assert!(rendered >= 10, "only {rendered} cluster examples");
+}
+
+#[test]
+fn a_changed_plugin_directory_is_reloaded_and_a_bad_one_keeps_the_previous_set() {
+    use reload::{ReloadOutcome, ReloadingResolver};
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write_plugin_dir(dir.path(), &[("pool", "template", "1.0.0")], None);
+    let options = PluginOptions { plugin_dir: Some(dir.path().to_path_buf()), ..PluginOptions::default() };
+    let resolver = ReloadingResolver::load(options).expect("the first set loads");
+    let version =
+        |name: &str| resolver.current().plugin(World::SchedulingProvider, name).map(|p| p.version().to_string());
+    assert_eq!(version("pool").as_deref(), Some("1.0.0"));
+    assert_eq!(resolver.reload_if_changed(), ReloadOutcome::Unchanged);
+
+    // A good change: a new version and a second plugin.
+    write_plugin_dir(dir.path(), &[("pool", "template", "1.1.0"), ("attack", "hostile", "0.0.1")], None);
+    assert_eq!(resolver.reload_if_changed(), ReloadOutcome::Reloaded { plugins: 5 + 2 });
+    assert_eq!(version("pool").as_deref(), Some("1.1.0"));
+    assert_eq!(version("attack").as_deref(), Some("0.0.1"));
+    let cluster = validated("  schedulingProvider:\n    plugin: pool\n    settings:\n      nodePool: blue\n");
+    let contributions = resolver.resolve(&cluster).expect("the reloaded plugin serves");
+    assert_eq!(contributions.data.scheduling[0].node_selector["example.com/node-pool"], "blue");
+
+    // A bad change: a pin that does not match. The previous set keeps serving.
+    write_plugin_dir(dir.path(), &[("pool", "template", "2.0.0")], Some(&"0".repeat(64)));
+    let ReloadOutcome::Failed { error } = resolver.reload_if_changed() else { panic!("a bad pin fails the reload") };
+    assert!(error.contains("sha256"), "{error}");
+    assert_eq!(resolver.last_error().as_deref(), Some(error.as_str()));
+    assert_eq!(version("pool").as_deref(), Some("1.1.0"));
+    assert_eq!(version("attack").as_deref(), Some("0.0.1"));
+    assert!(resolver.resolve(&cluster).is_ok());
+    // Nothing changed since: no retry of the same bad set.
+    assert_eq!(resolver.reload_if_changed(), ReloadOutcome::Unchanged);
+
+    // Fixed: the new set loads and the error clears.
+    write_plugin_dir(dir.path(), &[("pool", "template", "2.0.1")], None);
+    assert_eq!(resolver.reload_if_changed(), ReloadOutcome::Reloaded { plugins: 5 + 1 });
+    assert_eq!(version("pool").as_deref(), Some("2.0.1"));
+    assert_eq!(version("attack"), None);
+    assert_eq!(resolver.last_error(), None);
 }

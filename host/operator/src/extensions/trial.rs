@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 
 use super::resolver::{mesh, scheduling};
 use super::{PluginResolver, host_world};
-use crate::compose::{ExtensionError, MeshContribution, PluginRequest, PluginWorld, SchedulingContribution};
+use crate::base::{PluginRequest, PluginWorld};
+use crate::compose::{ExtensionError, MeshContribution, SchedulingContribution};
 use crate::validate::ValidatedCluster;
 
 /// What a plugin contributed to a sample cluster.

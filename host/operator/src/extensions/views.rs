@@ -4,9 +4,9 @@ use antfly_plugin_host::wit;
 use k8s_openapi::api::core::v1::{Pod, Toleration};
 
 use crate::api::SchedulingSpec;
-use crate::build::meta::names;
-use crate::build::ports::{HEALTH, role_ports};
-use crate::compose::Role;
+use crate::base::Role;
+use crate::base::names;
+use crate::base::ports::{HEALTH, role_ports};
 use crate::validate::ValidatedCluster;
 
 pub(crate) fn wit_role(role: Role) -> wit::Role {

@@ -11,7 +11,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::api::{AntflyCluster, AntflyClusterSpec, DEFAULT_CLUSTER_DOMAIN, PublicApiSpec};
-use crate::compose::{PluginRequest, PluginWorld};
+use crate::base::{PluginRequest, PluginWorld};
 
 /// One invalid field.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Tests of validation: each rejection names its field, all are reported at once.
 
-use crate::compose::PluginWorld;
+use crate::base::PluginWorld;
 use crate::fixtures::{errors, parse, validated};
 use crate::validate::validate;
 

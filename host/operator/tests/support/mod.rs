@@ -87,6 +87,7 @@ impl RunningOperator {
             identity: identity.into(),
             resync: Duration::from_secs(2),
             resolver: Arc::new(NoPlugins),
+            reconcile_all: Default::default(),
         };
         let task = tokio::spawn(controller::run(client, config, metrics.clone(), leader.clone(), async move {
             let _ = stopped.await;

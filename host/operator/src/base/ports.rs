@@ -1,6 +1,6 @@
 //! Port numbers from the architecture seed's "Port Defaults" table.
 
-use crate::compose::Role;
+use super::Role;
 
 pub const METADATA_API: i32 = 12377;
 pub const METADATA_RAFT: i32 = 9017;

@@ -1,0 +1,7 @@
+//! The command line's helpers, apart from the library: input, plugin loading and the `plugins`
+//! commands, and `run`.
+
+pub mod input;
+pub mod plugins;
+pub mod run;
+pub mod scaffold;
