@@ -232,9 +232,9 @@ fn consul_declares_the_cluster_services_as_upstreams_and_excludes_raft() {
         annotations,
         vec![
             kv("consul.hashicorp.com/connect-inject", "true"),
-            kv("consul.hashicorp.com/connect-service-upstreams", "antfly-metadata:12377,antfly-data:12380"),
-            kv("consul.hashicorp.com/transparent-proxy-exclude-inbound-ports", "9017,9021"),
             kv("consul.hashicorp.com/transparent-proxy-exclude-outbound-ports", "9017,9021"),
+            kv("consul.hashicorp.com/transparent-proxy-exclude-inbound-ports", "9017,9021"),
+            kv("consul.hashicorp.com/connect-service-upstreams", "antfly-metadata:12377,antfly-data:12380"),
         ]
     );
     for sidecar in ["consul-dataplane", "envoy-sidecar", "consul-connect-envoy-sidecar"] {

@@ -91,14 +91,14 @@ pub enum PluginSetupError {
     #[error("failed to start the plugin host")]
     Host(#[source] HostError),
     #[error("failed to load a first-party plugin")]
-    Bundled(#[source] LoadError),
+    Bundled(#[source] Box<LoadError>),
     #[error("first-party plugin {name:?} declares an unknown world {world:?}")]
     BundledWorld { name: &'static str, world: &'static str },
     #[error("failed to load the plugin directory {}", dir.display())]
     Directory {
         dir: PathBuf,
         #[source]
-        source: LoadError,
+        source: Box<LoadError>,
     },
     #[error("plugin {name:?} from {origin} has the name of another loaded {world} plugin")]
     Shadows { name: String, world: World, origin: String },
@@ -106,7 +106,7 @@ pub enum PluginSetupError {
     Single {
         name: String,
         #[source]
-        source: LoadError,
+        source: Box<LoadError>,
     },
 }
 
@@ -142,7 +142,7 @@ impl PluginResolver {
                     wasm: WasmBytes::Static(bundled.wasm),
                     sha256: Some(bundled.sha256.to_string()),
                 })
-                .map_err(PluginSetupError::Bundled)?;
+                .map_err(|e| PluginSetupError::Bundled(Box::new(e)))?;
             plugins.insert((world, bundled.name.to_string()), LoadedPlugin { plugin, origin: PluginOrigin::Bundled });
         }
         Self { host, plugins }.with_directory_and_extra(options)
@@ -158,8 +158,10 @@ impl PluginResolver {
 
     fn with_directory_and_extra(mut self, options: &PluginOptions) -> Result<Self, PluginSetupError> {
         if let Some(dir) = &options.plugin_dir {
-            let loaded =
-                self.host.load_dir(dir).map_err(|source| PluginSetupError::Directory { dir: dir.clone(), source })?;
+            let loaded = self
+                .host
+                .load_dir(dir)
+                .map_err(|source| PluginSetupError::Directory { dir: dir.clone(), source: Box::new(source) })?;
             for plugin in loaded {
                 self.insert(plugin, PluginOrigin::Directory(dir.clone()))?;
             }
@@ -172,7 +174,7 @@ impl PluginResolver {
             let plugin = self
                 .host
                 .load(source.clone())
-                .map_err(|error| PluginSetupError::Single { name: source.name.clone(), source: error })?;
+                .map_err(|error| PluginSetupError::Single { name: source.name.clone(), source: Box::new(error) })?;
             self.insert(plugin, origin)?;
         }
         Ok(self)

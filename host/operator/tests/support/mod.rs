@@ -77,7 +77,16 @@ pub struct RunningOperator {
 
 impl RunningOperator {
     pub fn start(client: Client, identity: &str) -> Self {
-        let metrics = Arc::new(Metrics::default());
+        Self::start_with(client, identity, Arc::new(Metrics::default()), Arc::new(NoPlugins))
+    }
+
+    /// An operator with real plugins; `metrics` should be their call observer too.
+    pub fn start_with(
+        client: Client,
+        identity: &str,
+        metrics: Arc<Metrics>,
+        resolver: Arc<dyn antfly_operator::compose::ExtensionResolver>,
+    ) -> Self {
         let leader = Arc::new(LeaderState::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let config = OperatorConfig {
@@ -86,7 +95,7 @@ impl RunningOperator {
             lease_name: "antfly-operator-leader".into(),
             identity: identity.into(),
             resync: Duration::from_secs(2),
-            resolver: Arc::new(NoPlugins),
+            resolver,
             reconcile_all: Default::default(),
         };
         let task = tokio::spawn(controller::run(client, config, metrics.clone(), leader.clone(), async move {
