@@ -7,8 +7,7 @@ use serde::Deserialize;
 
 use crate::Error;
 
-/// Audit policy: every write (create, update, patch, delete,
-/// deletecollection) at level Metadata, nothing else.
+/// Audit policy: every request at level Metadata, so tests can count reads as well as writes.
 pub(crate) const POLICY: &str = "\
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -16,21 +15,22 @@ omitStages:
   - RequestReceived
 rules:
   - level: Metadata
-    verbs: [create, update, patch, delete, deletecollection]
-  - level: None
 ";
+
+/// The verbs that change objects.
+const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
 
 /// The stage at which the apiserver has sent the whole response.
 const RESPONSE_COMPLETE: &str = "ResponseComplete";
 
-/// One completed write request, from the apiserver's audit log.
+/// One completed request, from the apiserver's audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// Unique id of the request.
     pub audit_id: String,
     /// Always `ResponseComplete`: other stages are dropped when parsing.
     pub stage: String,
-    /// `create`, `update`, `patch`, `delete` or `deletecollection`.
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete` or `deletecollection`.
     pub verb: String,
     /// Authenticated user name (the client certificate's common name).
     pub user: String,
@@ -66,6 +66,11 @@ pub struct ObjectRef {
 }
 
 impl AuditEvent {
+    /// Whether the request changes an object.
+    pub fn is_write(&self) -> bool {
+        WRITE_VERBS.contains(&self.verb.as_str())
+    }
+
     /// The plural resource name, or `""`.
     pub fn resource(&self) -> &str {
         self.object_ref.as_ref().map_or("", |o| o.resource.as_str())

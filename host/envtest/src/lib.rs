@@ -331,9 +331,13 @@ impl ControlPlane {
     }
 
     /// Every completed write request so far, oldest first, by anyone
-    /// (including the apiserver's own start-up writes as
-    /// `system:apiserver`). Reads are not audited.
+    /// (including the apiserver's own start-up writes as `system:apiserver`).
     pub fn audit_events(&self) -> Result<Vec<AuditEvent>, Error> {
+        Ok(self.audit_requests()?.into_iter().filter(AuditEvent::is_write).collect())
+    }
+
+    /// Every completed request so far, reads included, oldest first, by anyone.
+    pub fn audit_requests(&self) -> Result<Vec<AuditEvent>, Error> {
         audit::read(&self.audit_log)
     }
 

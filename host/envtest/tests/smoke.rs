@@ -69,8 +69,13 @@ async fn admin_writes_are_audited_and_rbac_denies_others() {
         events.iter().any(|e| e.user == ADMIN_USER && e.resource() == "namespaces" && e.name() == "smoke"),
         "namespace create not audited: {events:#?}"
     );
-    // Reads are not audited.
+    // `audit_events` holds writes only; `audit_requests` has the reads too.
     assert!(events.iter().all(|e| !matches!(e.verb.as_str(), "get" | "list" | "watch")), "{events:#?}");
+    let requests = cp.audit_requests().expect("audit log");
+    assert!(
+        requests.iter().any(|e| e.user == ADMIN_USER && e.verb == "get" && e.resource() == "configmaps"),
+        "reads are audited: {requests:#?}"
+    );
 
     let bob = cp.client_for_user("bob", &["developers"]).expect("client for bob");
     let secrets: Api<Secret> = Api::namespaced(bob, "smoke");

@@ -1,9 +1,9 @@
 //! The apply step: server-side apply of the built objects under one field manager, in a
 //! documented order, writing only what changed, and deleting optional objects now disabled.
 //!
-//! Each applied object carries the sha256 of its desired form in an annotation. When the live
-//! object's annotation already matches, the apply is skipped, so a steady-state resync and an
-//! operator restart issue no writes.
+//! Each applied object carries the sha256 of its desired form in an annotation. When the cached
+//! live object's annotation already matches, the apply is skipped, so a steady-state resync and
+//! an operator restart issue no requests at all: live objects come from the reflector caches.
 
 use std::fmt::Debug;
 
@@ -11,11 +11,13 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::{Resource, ResourceExt};
+use kube::runtime::reflector::Store;
+use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use super::cache::key;
 use super::context::Context;
 use super::error::ReconcileError;
 use crate::base::labels::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER};
@@ -54,33 +56,32 @@ pub async fn apply_all(
     let client = ctx.client.clone();
     let ns = cluster.namespace();
     let name = cluster.name();
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    let services: Api<Service> = Api::namespaced(client.clone(), ns);
-    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
-    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client, ns);
+    let caches = &ctx.caches;
+    let config_maps = Child::<ConfigMap>::new(&client, ns, &caches.config_maps, "ConfigMap");
+    let accounts = Child::<ServiceAccount>::new(&client, ns, &caches.service_accounts, "ServiceAccount");
+    let services = Child::<Service>::new(&client, ns, &caches.services, "Service");
+    let statefulsets = Child::<StatefulSet>::new(&client, ns, &caches.statefulsets, "StatefulSet");
+    let pdbs = Child::<PodDisruptionBudget>::new(&client, ns, &caches.pdbs, "PodDisruptionBudget");
 
-    apply(ctx, &config_maps, "ConfigMap", config_map).await?;
+    config_maps.apply(ctx, config_map).await?;
     match service_account {
-        Some(sa) => apply(ctx, &accounts, "ServiceAccount", sa).await.map(drop)?,
-        None => {
-            delete_if_ours(ctx, &accounts, "ServiceAccount", &names::service_account(name), name).await.map(drop)?
-        }
+        Some(sa) => accounts.apply(ctx, sa).await?,
+        None => accounts.delete_if_ours(ctx, &names::service_account(name), name).await?,
     }
-    apply(ctx, &services, "Service", metadata_service).await?;
-    apply(ctx, &services, "Service", data_service).await?;
+    services.apply(ctx, metadata_service).await?;
+    services.apply(ctx, data_service).await?;
     match public_api_service {
-        Some(service) => apply(ctx, &services, "Service", service).await.map(drop)?,
-        None => delete_if_ours(ctx, &services, "Service", &names::public_api(name), name).await.map(drop)?,
+        Some(service) => services.apply(ctx, service).await?,
+        None => services.delete_if_ours(ctx, &names::public_api(name), name).await?,
     }
     if rollout == Rollout::Proceed {
-        apply(ctx, &statefulsets, "StatefulSet", metadata_statefulset).await?;
-        apply(ctx, &statefulsets, "StatefulSet", data_statefulset).await?;
+        statefulsets.apply(ctx, metadata_statefulset).await?;
+        statefulsets.apply(ctx, data_statefulset).await?;
     }
     for (role, pdb) in [(Role::Metadata, metadata_pdb), (Role::Data, data_pdb)] {
         match pdb {
-            Some(pdb) => apply(ctx, &pdbs, "PodDisruptionBudget", pdb).await.map(drop)?,
-            None => delete_if_ours(ctx, &pdbs, "PodDisruptionBudget", &names::pdb(name, role), name).await.map(drop)?,
+            Some(pdb) => pdbs.apply(ctx, pdb).await?,
+            None => pdbs.delete_if_ours(ctx, &names::pdb(name, role), name).await?,
         }
     }
     Ok(())
@@ -91,50 +92,61 @@ fn desired_hash<K: Serialize>(kind: &'static str, object: &K) -> Result<String, 
     Ok(hex::encode(Sha256::digest(bytes)))
 }
 
-/// Apply `desired` unless the live object already carries its hash. Returns whether it wrote.
-pub async fn apply<K>(ctx: &Context, api: &Api<K>, kind: &'static str, mut desired: K) -> Result<bool, ReconcileError>
-where
-    K: Resource + Serialize + DeserializeOwned + Clone + Debug,
-{
-    let name = desired.name_any();
-    let hash = desired_hash(kind, &desired)?;
-    let live = api.get_opt(&name).await.map_err(|source| ReconcileError::List { kind, source })?;
-    if live.as_ref().and_then(|l| l.annotations().get(APPLIED_HASH_ANNOTATION)) == Some(&hash) {
-        return Ok(false);
-    }
-    desired.annotations_mut().insert(APPLIED_HASH_ANNOTATION.to_string(), hash);
-    ctx.ensure_leader()?;
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired))
-        .await
-        .map_err(|source| ReconcileError::Apply { kind, name: name.clone(), source })?;
-    ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
-    Ok(true)
+/// One kind of child in one namespace: its API and its cache.
+struct Child<'a, K: Resource<DynamicType = ()> + 'static> {
+    api: Api<K>,
+    cache: &'a Store<K>,
+    namespace: &'a str,
+    kind: &'static str,
 }
 
-/// Delete an object the cluster no longer wants (a disabled PDB, say), if this cluster made it.
-pub async fn delete_if_ours<K>(
-    ctx: &Context,
-    api: &Api<K>,
-    kind: &'static str,
-    name: &str,
-    cluster: &str,
-) -> Result<bool, ReconcileError>
+impl<'a, K> Child<'a, K>
 where
-    K: Resource + DeserializeOwned + Clone + Debug,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + Debug
+        + 'static,
 {
-    let Some(live) = api.get_opt(name).await.map_err(|source| ReconcileError::List { kind, source })? else {
-        return Ok(false);
-    };
-    let labels = live.labels();
-    let ours = labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGER)
-        && labels.get(LABEL_INSTANCE).map(String::as_str) == Some(cluster);
-    if !ours {
-        return Ok(false);
+    fn new(client: &Client, namespace: &'a str, cache: &'a Store<K>, kind: &'static str) -> Self {
+        Self { api: Api::namespaced(client.clone(), namespace), cache, namespace, kind }
     }
-    ctx.ensure_leader()?;
-    match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(source) => Err(ReconcileError::Delete { kind, name: name.to_string(), source }),
+
+    /// Apply `desired` unless the cached live object already carries its hash.
+    async fn apply(&self, ctx: &Context, mut desired: K) -> Result<(), ReconcileError> {
+        let kind = self.kind;
+        let name = desired.name_any();
+        let hash = desired_hash(kind, &desired)?;
+        let live = self.cache.get(&key(self.namespace, &name));
+        if live.as_ref().and_then(|l| l.annotations().get(APPLIED_HASH_ANNOTATION)) == Some(&hash) {
+            return Ok(());
+        }
+        desired.annotations_mut().insert(APPLIED_HASH_ANNOTATION.to_string(), hash);
+        ctx.ensure_leader()?;
+        self.api
+            .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired))
+            .await
+            .map_err(|source| ReconcileError::Apply { kind, name: name.clone(), source })?;
+        ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
+        Ok(())
+    }
+
+    /// Delete an object the cluster no longer wants (a disabled PDB, say), if this cluster
+    /// made it and the cache holds it.
+    async fn delete_if_ours(&self, ctx: &Context, name: &str, cluster: &str) -> Result<(), ReconcileError> {
+        let Some(live) = self.cache.get(&key(self.namespace, name)) else { return Ok(()) };
+        let labels = live.labels();
+        let ours = labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGER)
+            && labels.get(LABEL_INSTANCE).map(String::as_str) == Some(cluster);
+        if !ours {
+            return Ok(());
+        }
+        ctx.ensure_leader()?;
+        match self.api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(source) => Err(ReconcileError::Delete { kind: self.kind, name: name.to_string(), source }),
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use kube::Client;
 use kube::runtime::events::Recorder;
 
+use super::cache::Caches;
 use super::error::ReconcileError;
 use super::leader::LeaderState;
 use super::metrics::Metrics;
@@ -15,6 +16,8 @@ use crate::compose::ExtensionResolver;
 pub struct Context {
     /// API client, authenticated as the operator.
     pub client: Client,
+    /// Live children, read instead of the API server.
+    pub caches: Caches,
     /// Publishes Kubernetes events on AntflyClusters.
     pub recorder: Recorder,
     /// Prometheus metrics, also served on `/metrics`.

@@ -4,6 +4,7 @@
 //! The reconcile itself is [`reconcile::reconcile`]; it runs the same [`crate::pipeline`] as `render`.
 
 mod apply;
+pub mod cache;
 mod context;
 mod error;
 mod finalizer;
@@ -19,16 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::utils::PredicateConfig;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 pub use apply::FIELD_MANAGER;
@@ -36,10 +36,14 @@ pub use context::Context;
 pub use error::ReconcileError;
 
 use crate::api::AntflyCluster;
-use crate::base::labels::{APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
+use crate::base::labels::{LABEL_INSTANCE, MANAGER};
 use crate::compose::ExtensionResolver;
+use cache::{Caches, Triggers};
 use leader::{LeaderElector, LeaderState};
 use metrics::Metrics;
+
+/// Reconciles that may run at once; plugin calls within them are bounded by the plugin host.
+const MAX_CONCURRENT_RECONCILES: u16 = 32;
 
 /// How the operator runs.
 pub struct OperatorConfig {
@@ -99,14 +103,18 @@ pub async fn run(
     info!(identity = %config.identity, "acquired leader lease");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let ctx = Arc::new(make_context(client.clone(), &config, leader.clone(), metrics));
+    let (caches, triggers, reflectors) = cache::start(&client, config.watch_namespace.as_deref());
+    let reflectors: Vec<_> = reflectors.into_iter().map(tokio::spawn).collect();
+    caches.wait_until_ready().await;
+    let ctx = Arc::new(make_context(client.clone(), caches, &config, leader.clone(), metrics));
     let reconcile_all = futures::stream::unfold(config.reconcile_all.clone(), |notify| async move {
         notify.notified().await;
         Some(((), notify))
     });
-    let controller = tokio::spawn(run_controller(ctx, config.watch_namespace.clone(), reconcile_all, async move {
-        let _ = stop_rx.await;
-    }));
+    let controller =
+        tokio::spawn(run_controller(ctx, config.watch_namespace.clone(), triggers, reconcile_all, async move {
+            let _ = stop_rx.await;
+        }));
     let outcome = loop {
         tokio::select! {
             () = &mut shutdown => break Ok(()),
@@ -124,14 +132,24 @@ pub async fn run(
     };
     let _ = stop_tx.send(());
     let _ = controller.await;
+    for reflector in reflectors {
+        reflector.abort();
+    }
     outcome
 }
 
-fn make_context(client: Client, config: &OperatorConfig, leader: Arc<LeaderState>, metrics: Arc<Metrics>) -> Context {
+fn make_context(
+    client: Client,
+    caches: Caches,
+    config: &OperatorConfig,
+    leader: Arc<LeaderState>,
+    metrics: Arc<Metrics>,
+) -> Context {
     let reporter = Reporter { controller: MANAGER.into(), instance: Some(config.identity.clone()) };
     Context {
         recorder: Recorder::new(client.clone(), reporter),
         client,
+        caches,
         metrics,
         resolver: config.resolver.clone(),
         leader,
@@ -140,35 +158,52 @@ fn make_context(client: Client, config: &OperatorConfig, leader: Arc<LeaderState
     }
 }
 
-/// The kube-runtime Controller for AntflyClusters and the objects they own.
+/// The kube-runtime Controller for AntflyClusters, triggered by the cached children too.
 async fn run_controller(
     ctx: Arc<Context>,
     namespace: Option<String>,
+    triggers: Triggers,
     reconcile_all: impl futures::Stream<Item = ()> + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = ctx.client.clone();
-    let ns = namespace.as_deref();
-    let owned = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGER}"));
-    let clusters: Api<DeserializeGuard<AntflyCluster>> = api(&client, ns);
-    Controller::new(clusters, watcher::Config::default())
-        .owns(api::<ConfigMap>(&client, ns), owned.clone())
-        .owns(api::<Service>(&client, ns), owned.clone())
-        .owns(api::<ServiceAccount>(&client, ns), owned.clone())
-        .owns(api::<StatefulSet>(&client, ns), owned.clone())
-        .owns(api::<PodDisruptionBudget>(&client, ns), owned)
+    let clusters: Api<DeserializeGuard<AntflyCluster>> = api(&ctx.client, namespace.as_deref());
+    let (reader, writer) = reflector::store();
+    // A status write of our own changes none of these: it sets off no reconcile.
+    let changes = watcher(clusters, watcher::Config::default())
+        .default_backoff()
+        .modify(|cluster| cluster.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(spec_or_metadata_change, PredicateConfig::default());
+    Controller::for_stream(changes, reader)
+        .with_config(controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES))
+        .owns_shared_stream(triggers.config_maps)
+        .owns_shared_stream(triggers.services)
+        .owns_shared_stream(triggers.service_accounts)
+        .owns_shared_stream(triggers.statefulsets)
+        .owns_shared_stream(triggers.pdbs)
         // Pods carry no owner reference to the cluster; map them by their instance label.
-        .watches(
-            api::<Pod>(&client, ns),
-            watcher::Config::default().labels(&format!("{LABEL_NAME}={APP_NAME}")),
-            |pod: Pod| {
-                let instance = pod.labels().get(LABEL_INSTANCE)?.clone();
-                Some(ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&instance).within(&pod.namespace()?))
-            },
-        )
+        .watches_shared_stream(triggers.pods, |pod: Arc<Pod>| {
+            let instance = pod.labels().get(LABEL_INSTANCE)?.clone();
+            Some(ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&instance).within(&pod.namespace()?))
+        })
         .reconcile_all_on(reconcile_all)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// What a reconcile of a cluster depends on besides its children: the spec (generation), the
+/// annotations (pause), labels, finalizers and deletion.
+fn spec_or_metadata_change(cluster: &DeserializeGuard<AntflyCluster>) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = cluster.meta();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.labels.hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut hasher);
+    Some(hasher.finish())
 }

@@ -1,32 +1,28 @@
-//! The observe step: how many pods of each role are ready, and how many carry the mesh sidecar.
+//! The observe step, from the caches: how many pods of each role are ready, and how many carry
+//! the mesh sidecar.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
 
+use super::cache::key;
 use super::context::Context;
 use super::error::ReconcileError;
-use crate::base::labels::cluster_pod_selector;
 use crate::base::{CONTAINER_NAME, Role, names};
 use crate::status::{self, RoleReadiness, SidecarCount};
 use crate::validate::ValidatedCluster;
 
-/// Ready pods of one role's StatefulSet against the desired count.
-pub async fn readiness(ctx: &Context, cluster: &ValidatedCluster, role: Role) -> Result<RoleReadiness, ReconcileError> {
-    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), cluster.namespace());
-    let live = api
-        .get_opt(&names::role(cluster.name(), role))
-        .await
-        .map_err(|source| ReconcileError::List { kind: "StatefulSet", source })?;
+/// Ready pods of one role's StatefulSet against the desired count, from the cache.
+pub fn readiness(ctx: &Context, cluster: &ValidatedCluster, role: Role) -> RoleReadiness {
+    let live =
+        ctx.caches.statefulsets.get(&key::<StatefulSet>(cluster.namespace(), &names::role(cluster.name(), role)));
     let desired = match role {
         Role::Metadata => cluster.spec().metadata_nodes.replicas,
         Role::Data => cluster.spec().data_nodes.replicas,
     };
-    Ok(RoleReadiness {
+    RoleReadiness {
         desired,
         exists: live.is_some(),
-        ready: live.and_then(|s| s.status).and_then(|s| s.ready_replicas).unwrap_or(0),
-    })
+        ready: live.and_then(|s| s.status.as_ref().and_then(|s| s.ready_replicas)).unwrap_or(0),
+    }
 }
 
 /// Live pods of the cluster and how many carry the sidecar; the mesh profile plugin decides
@@ -35,13 +31,8 @@ pub async fn count_sidecars(ctx: &Context, cluster: &ValidatedCluster) -> Result
     if !cluster.mesh_enabled() {
         return Ok(SidecarCount::default());
     }
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), cluster.namespace());
-    let pods = api
-        .list(&ListParams::default().labels(&cluster_pod_selector(cluster.name())))
-        .await
-        .map_err(|source| ReconcileError::List { kind: "Pod", source })?;
+    let live = ctx.caches.cluster_pods(cluster.namespace(), cluster.name());
     let profile = cluster.spec().service_mesh.as_ref().and_then(|m| m.profile.clone());
-    let live: Vec<Pod> = pods.items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
     // Profile plugins run off the async runtime, like every plugin call.
     let resolver = ctx.resolver.clone();
     let detect = move || -> Result<SidecarCount, ReconcileError> {

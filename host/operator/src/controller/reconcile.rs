@@ -144,8 +144,8 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
 
     apply_all(ctx, &validated, resources, Rollout::Proceed).await?;
 
-    let metadata = readiness(ctx, &validated, Role::Metadata).await?;
-    let data = readiness(ctx, &validated, Role::Data).await?;
+    let metadata = readiness(ctx, &validated, Role::Metadata);
+    let data = readiness(ctx, &validated, Role::Data);
     let previous_phase = cluster.status.as_ref().and_then(|s| s.phase);
     status.phase = Some(status::phase(previous_phase, metadata, data));
     status.metadata_nodes_ready = metadata.ready;

@@ -143,6 +143,16 @@ pub fn object_writes(cp: &ControlPlane, user: &str) -> Vec<AuditEvent> {
         .collect()
 }
 
+/// Every request by `user` (reads included) but lease renewals, events and long-running watches.
+pub fn object_requests(cp: &ControlPlane, user: &str) -> Vec<AuditEvent> {
+    cp.audit_requests()
+        .expect("audit log")
+        .into_iter()
+        .filter(|e| e.user == user && e.verb != "watch")
+        .filter(|e| e.object_ref.as_ref().is_none_or(|o| o.resource != "leases" && o.resource != "events"))
+        .collect()
+}
+
 pub fn describe(events: &[AuditEvent]) -> Vec<String> {
     events
         .iter()

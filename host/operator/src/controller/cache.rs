@@ -1,0 +1,168 @@
+//! Reflector caches of every kind the operator owns. Reconciles read live children from them,
+//! never from the API server, so a reconcile that changes nothing sends no request. The same
+//! watches trigger reconciles of the owning cluster.
+//!
+//! Cached objects are trimmed to what the operator reads: no `managedFields` anywhere, and
+//! pods keep only their labels, annotations, deletion time and container names and images
+//! (readiness comes from StatefulSet status, sidecars from the containers).
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tracing::warn;
+
+use crate::base::labels::{APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
+
+/// How many changes a subscriber may lag behind before the reflector waits for it.
+const SUBSCRIBER_BUFFER: usize = 1024;
+/// How long to wait for the first full list of every kind before reconciling anyway.
+const FIRST_LIST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The caches reconciles read.
+#[derive(Clone)]
+pub struct Caches {
+    pub config_maps: Store<ConfigMap>,
+    pub service_accounts: Store<ServiceAccount>,
+    pub services: Store<Service>,
+    pub statefulsets: Store<StatefulSet>,
+    pub pdbs: Store<PodDisruptionBudget>,
+    pub pods: Store<Pod>,
+}
+
+/// The change streams that trigger reconciles, one per cached kind.
+pub struct Triggers {
+    pub config_maps: ReflectHandle<ConfigMap>,
+    pub service_accounts: ReflectHandle<ServiceAccount>,
+    pub services: ReflectHandle<Service>,
+    pub statefulsets: ReflectHandle<StatefulSet>,
+    pub pdbs: ReflectHandle<PodDisruptionBudget>,
+    pub pods: ReflectHandle<Pod>,
+}
+
+type Reflector = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Starts one watch per kind (in `namespace`, or everywhere) feeding its cache; returns the
+/// caches, the triggers and the futures that drive the watches.
+pub fn start(client: &Client, namespace: Option<&str>) -> (Caches, Triggers, Vec<Reflector>) {
+    let owned = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGER}"));
+    let pods = watcher::Config::default().labels(&format!("{LABEL_NAME}={APP_NAME}"));
+    let mut reflectors = Vec::new();
+    let (config_maps, config_map_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
+    let (service_accounts, account_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
+    let (services, service_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
+    let (statefulsets, statefulset_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
+    let (pdbs, pdb_changes) = cached(client, namespace, owned, trim, &mut reflectors);
+    let (pod_cache, pod_changes) = cached(client, namespace, pods, trim_pod, &mut reflectors);
+    let caches = Caches { config_maps, service_accounts, services, statefulsets, pdbs, pods: pod_cache };
+    let triggers = Triggers {
+        config_maps: config_map_changes,
+        service_accounts: account_changes,
+        services: service_changes,
+        statefulsets: statefulset_changes,
+        pdbs: pdb_changes,
+        pods: pod_changes,
+    };
+    (caches, triggers, reflectors)
+}
+
+fn cached<K>(
+    client: &Client,
+    namespace: Option<&str>,
+    config: watcher::Config,
+    trim: fn(&mut K),
+    reflectors: &mut Vec<Reflector>,
+) -> (Store<K>, ReflectHandle<K>)
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<K> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (store, writer) = reflector::store_shared(SUBSCRIBER_BUFFER);
+    let changes = writer.subscribe().expect("a shared store always has subscribers");
+    let stream = watcher(api, config).default_backoff().modify(trim).reflect_shared(writer);
+    reflectors.push(Box::pin(stream.for_each(|event| {
+        if let Err(error) = event {
+            warn!(kind = %K::kind(&()), %error, "watch failed; retrying");
+        }
+        futures::future::ready(())
+    })));
+    (store, changes)
+}
+
+/// Drop what no reconcile reads.
+fn trim<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
+/// Pods keep only what readiness of the mesh and sidecar detection read.
+fn trim_pod(pod: &mut Pod) {
+    trim(pod);
+    pod.status = None;
+    let kept = |c: &Container| Container {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        restart_policy: c.restart_policy.clone(),
+        ..Container::default()
+    };
+    pod.spec = pod.spec.take().map(|spec| PodSpec {
+        containers: spec.containers.iter().map(kept).collect(),
+        init_containers: spec.init_containers.map(|init| init.iter().map(kept).collect()),
+        ..PodSpec::default()
+    });
+}
+
+impl Caches {
+    /// Waits until every cache holds its first full list, so that the first reconciles do not
+    /// mistake "not listed yet" for "absent" and write again what exists.
+    pub async fn wait_until_ready(&self) {
+        let ready = async {
+            let _ = futures::join!(
+                self.config_maps.wait_until_ready(),
+                self.service_accounts.wait_until_ready(),
+                self.services.wait_until_ready(),
+                self.statefulsets.wait_until_ready(),
+                self.pdbs.wait_until_ready(),
+                self.pods.wait_until_ready(),
+            );
+        };
+        if tokio::time::timeout(FIRST_LIST_TIMEOUT, ready).await.is_err() {
+            warn!("caches are not filled after {FIRST_LIST_TIMEOUT:?}; reconciling anyway");
+        }
+    }
+
+    /// The pods of one cluster that are not being deleted.
+    pub fn cluster_pods(&self, namespace: &str, cluster: &str) -> Vec<Pod> {
+        self.pods
+            .state()
+            .into_iter()
+            .filter(|pod| pod.namespace().as_deref() == Some(namespace))
+            .filter(|pod| pod.labels().get(LABEL_INSTANCE).map(String::as_str) == Some(cluster))
+            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+            .map(|pod| (*pod).clone())
+            .collect()
+    }
+}
+
+/// The cache key of `name` in `namespace`.
+pub fn key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> ObjectRef<K> {
+    ObjectRef::new(name).within(namespace)
+}
