@@ -151,7 +151,7 @@ plugins:
       wit: antfly:operator@0.1.0
       file: acme/acme-pools.wasm
       version: 1.0.0
-      sha256: $pin
+      sha256: "$pin"
 EOF
 # plugins.json exactly as the chart's ConfigMap carries it.
 "$helm" template antfly-operator deploy/helm/antfly-operator -f "$values" \

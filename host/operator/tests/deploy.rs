@@ -159,7 +159,7 @@ fn plugin_values(delivery: &str, image: &str, sha256: &str, file: &str) -> Strin
       wit: antfly:operator@0.1.0
       file: {file}
       version: 1.0.0
-      sha256: {sha256}
+      sha256: \"{sha256}\"
 "
     )
 }
