@@ -37,7 +37,8 @@ fn the_chart_carries_the_current_crds_and_the_kustomize_base_is_the_rendered_cha
 
 #[test]
 fn the_chart_and_the_image_follow_the_operator_version() {
-    let chart: serde_yaml::Value = serde_yaml::from_str(&repo_file("deploy/helm/antfly-operator/Chart.yaml")).expect("chart");
+    let chart: serde_yaml::Value =
+        serde_yaml::from_str(&repo_file("deploy/helm/antfly-operator/Chart.yaml")).expect("chart");
     assert_eq!(chart["version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
     assert_eq!(chart["appVersion"].as_str(), Some(env!("CARGO_PKG_VERSION")));
     let docs = documents(chart_manifests());
@@ -57,7 +58,10 @@ fn deployment_texts() -> Vec<(String, String)> {
         ("helm template".to_owned(), chart_manifests().to_owned()),
         (
             "kubectl kustomize overlays/example".to_owned(),
-            success("kubectl kustomize", run(&kubectl_binary(), &["kustomize", "deploy/kustomize/overlays/example"], &[], None)),
+            success(
+                "kubectl kustomize",
+                run(&kubectl_binary(), &["kustomize", "deploy/kustomize/overlays/example"], &[], None),
+            ),
         ),
     ];
     let mut dirs = vec![repo_path("deploy")];
@@ -126,7 +130,8 @@ fn bad_values_are_refused_with_the_path_of_the_value() {
 
 #[test]
 fn the_service_monitor_scrapes_the_metrics_service() {
-    let rendered = helm_template_with("metrics:\n  serviceMonitor:\n    enabled: true\n    labels: {release: prometheus}\n", &[]);
+    let rendered =
+        helm_template_with("metrics:\n  serviceMonitor:\n    enabled: true\n    labels: {release: prometheus}\n", &[]);
     let docs = documents(&rendered);
     let monitor = find(&docs, "ServiceMonitor", RELEASE);
     let service = find(&docs, "Service", &format!("{RELEASE}-metrics"));
@@ -137,8 +142,13 @@ fn the_service_monitor_scrapes_the_metrics_service() {
     assert_eq!(monitor["metadata"]["labels"]["release"].as_str(), Some("prometheus"));
     assert_eq!(monitor["spec"]["endpoints"][0]["port"], service["spec"]["ports"][0]["name"]);
     let message = String::from_utf8_lossy(
-        &helm_template_output(&["--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"])
-            .stderr,
+        &helm_template_output(&[
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "metrics.service.enabled=false",
+        ])
+        .stderr,
     )
     .into_owned();
     assert!(message.contains("metrics.serviceMonitor.enabled"), "{message}");
@@ -176,7 +186,9 @@ async fn the_chart_installs_on_a_real_api_server_with_each_plugin_delivery() {
     success("create namespace", kubectl(&cp, &["create", "namespace", NAMESPACE], None));
     // As `helm install` does: the CRDs from the chart's crds/ first, then the templates.
     let applied = kubectl_apply(&cp, &success("helm template", helm_template_output(&["--include-crds"])));
-    assert!(applied.contains("customresourcedefinition.apiextensions.k8s.io/antflyclusters.antfly.io serverside-applied"));
+    assert!(
+        applied.contains("customresourcedefinition.apiextensions.k8s.io/antflyclusters.antfly.io serverside-applied")
+    );
     assert!(applied.contains("deployment.apps/antfly-operator serverside-applied"), "{applied}");
 
     let deployments: Api<Deployment> = Api::namespaced(cp.client(), NAMESPACE);
@@ -194,7 +206,10 @@ async fn the_chart_installs_on_a_real_api_server_with_each_plugin_delivery() {
         kubectl_apply(&cp, &helm_template_with(&values, &[]));
         let pod = deployments.get(RELEASE).await.expect("deployment").spec.expect("spec").template.spec.expect("pod");
         let volumes: Vec<String> = pod.volumes.iter().flatten().map(|v| v.name.clone()).collect();
-        assert!(volumes.contains(&"plugins".to_owned()) && volumes.contains(&"plugin-manifest".to_owned()), "{volumes:?}");
+        assert!(
+            volumes.contains(&"plugins".to_owned()) && volumes.contains(&"plugin-manifest".to_owned()),
+            "{volumes:?}"
+        );
         match delivery {
             "initContainer" => {
                 let init = &pod.init_containers.as_ref().expect("init containers")[0];
@@ -203,7 +218,8 @@ async fn the_chart_installs_on_a_real_api_server_with_each_plugin_delivery() {
             _ => {
                 // The API server keeps the image volume (it would drop the field were the
                 // ImageVolume feature off).
-                let source = pod.volumes.iter().flatten().find(|v| v.name == "plugin-source-acme").expect("image volume");
+                let source =
+                    pod.volumes.iter().flatten().find(|v| v.name == "plugin-source-acme").expect("image volume");
                 assert_eq!(
                     source.image.as_ref().and_then(|i| i.reference.as_deref()),
                     Some("localhost/acme-plugins:1.0.0"),
@@ -233,12 +249,16 @@ async fn the_kustomize_base_and_the_example_overlay_install_on_a_real_api_server
     let overlay = success("kubectl kustomize", kubectl(&cp, &["kustomize", "deploy/kustomize/overlays/example"], None));
     kubectl_apply(&cp, &overlay);
     let client = cp.client();
-    let deployment = Api::<Deployment>::namespaced(client.clone(), "databases-system").get(RELEASE).await.expect("deployment");
+    let deployment =
+        Api::<Deployment>::namespaced(client.clone(), "databases-system").get(RELEASE).await.expect("deployment");
     let spec = deployment.spec.expect("spec");
     assert_eq!(spec.replicas, Some(3));
     let container = &spec.template.spec.expect("pod").containers[0];
     assert_eq!(container.image.as_deref(), Some("localhost:5000/platform/antfly-operator:0.1.0"));
-    assert_eq!(container.resources.as_ref().and_then(|r| r.limits.as_ref()).map(|l| l["memory"].0.clone()), Some("1Gi".into()));
+    assert_eq!(
+        container.resources.as_ref().and_then(|r| r.limits.as_ref()).map(|l| l["memory"].0.clone()),
+        Some("1Gi".into())
+    );
     // The overlay's RBAC binds the ServiceAccount of its own namespace.
     let binding = Api::<ClusterRoleBinding>::all(client.clone()).get(RELEASE).await.expect("cluster role binding");
     assert_eq!(binding.subjects.expect("subjects")[0].namespace.as_deref(), Some("databases-system"));
@@ -265,7 +285,8 @@ impl PodFilesystem {
 
     /// The host directory of volume `name` at `sub_path`, created if needed.
     fn volume_dir(&mut self, name: &str, sub_path: Option<&str>) -> PathBuf {
-        let base = self.volumes.entry(name.to_owned()).or_insert_with(|| self.root.path().join("volumes").join(name)).clone();
+        let base =
+            self.volumes.entry(name.to_owned()).or_insert_with(|| self.root.path().join("volumes").join(name)).clone();
         let dir = match sub_path {
             Some(sub) => base.join(sub),
             None => base,
@@ -294,8 +315,12 @@ impl PodFilesystem {
             }
             if arg.starts_with('/') { format!("{}{arg}", image_root.display()) } else { arg.to_owned() }
         };
-        let command: Vec<String> =
-            container["command"].as_sequence().expect("command").iter().map(|a| map(a.as_str().expect("arg"))).collect();
+        let command: Vec<String> = container["command"]
+            .as_sequence()
+            .expect("command")
+            .iter()
+            .map(|a| map(a.as_str().expect("arg")))
+            .collect();
         let status = std::process::Command::new(&command[0]).args(&command[1..]).status().expect("init command runs");
         assert!(status.success(), "init container command {command:?} failed");
     }
@@ -331,7 +356,8 @@ impl PodFilesystem {
                     .expect("mounted ConfigMap is rendered");
                 let files = self.volume_dir(name, None);
                 for (key, value) in config_map["data"].as_mapping().expect("data") {
-                    std::fs::write(files.join(key.as_str().expect("key")), value.as_str().expect("value")).expect("write");
+                    std::fs::write(files.join(key.as_str().expect("key")), value.as_str().expect("value"))
+                        .expect("write");
                 }
                 sub_path.map_or(files.clone(), |s| files.join(s))
             } else {
@@ -380,7 +406,8 @@ fn plugins_list_in_the_pod(delivery: &str, pin: &str) -> std::process::Output {
         .expect("--plugin-dir is passed")
         .to_owned();
     let volumes = pod["volumes"].as_sequence().expect("volumes").clone();
-    let config_maps: Vec<&serde_yaml::Value> = docs.iter().filter(|d| d["kind"].as_str() == Some("ConfigMap")).collect();
+    let config_maps: Vec<&serde_yaml::Value> =
+        docs.iter().filter(|d| d["kind"].as_str() == Some("ConfigMap")).collect();
 
     let mut fs = PodFilesystem::new();
     for init in pod["initContainers"].as_sequence().into_iter().flatten() {
@@ -405,7 +432,8 @@ fn a_plugin_delivered_by_the_chart_loads_with_its_pin_and_a_wrong_pin_is_refused
         let output = plugins_list_in_the_pod(delivery, &pin);
         let listed = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{delivery}: {}", String::from_utf8_lossy(&output.stderr));
-        let line = listed.lines().find(|l| l.starts_with("acme-pools ")).unwrap_or_else(|| panic!("{delivery}: {listed}"));
+        let line =
+            listed.lines().find(|l| l.starts_with("acme-pools ")).unwrap_or_else(|| panic!("{delivery}: {listed}"));
         assert!(line.contains("scheduling-provider") && line.contains(&pin[..12]), "{delivery}: {line}");
 
         let wrong = "0".repeat(64);

@@ -47,7 +47,8 @@ async fn resource_versions(client: &Client) -> Vec<(String, String)> {
         versions.push((format!("statefulset/{}", sts.name_any()), sts.resource_version().unwrap_or_default()));
     }
     for cluster in clusters.list(&Default::default()).await.expect("clusters") {
-        versions.push((format!("antflycluster/{}", cluster.name_any()), cluster.resource_version().unwrap_or_default()));
+        versions
+            .push((format!("antflycluster/{}", cluster.name_any()), cluster.resource_version().unwrap_or_default()));
     }
     versions
 }
@@ -79,8 +80,10 @@ async fn upgrading_the_crds_and_the_operator_leaves_running_clusters_untouched()
     for cluster in ["plain", "full"] {
         for role in ["metadata", "data"] {
             let name = format!("{cluster}-{role}");
-            eventually(&format!("{name} exists"), || async { statefulsets.get_opt(&name).await.ok().flatten().is_some() })
-                .await;
+            eventually(&format!("{name} exists"), || async {
+                statefulsets.get_opt(&name).await.ok().flatten().is_some()
+            })
+            .await;
             report_all_ready(&admin, &name).await;
         }
     }
@@ -110,6 +113,7 @@ async fn upgrading_the_crds_and_the_operator_leaves_running_clusters_untouched()
         .await;
     }
     let writes_before_upgrade = object_writes(&cp, OPERATOR_USER).len();
+    assert!(writes_before_upgrade > 0, "the audit log shows the previous operator's writes");
     let upgraded = RunningOperator::start(operator_client(&cp), "upgraded");
     eventually("the upgraded operator resynced every cluster twice", || async {
         upgraded.successful_reconciles() >= 4
