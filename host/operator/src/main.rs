@@ -6,10 +6,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use antfly_operator::{api, render};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cli::input::read_input;
 use cli::plugins::PluginArgs;
 use cli::run::{RunArgs, run_operator};
+
+/// `--version`: the release, the commit it was built from (see build.rs) and the plugin
+/// contract it serves.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}\ngit commit: {}\nplugin WIT: {}@{}",
+        env!("CARGO_PKG_VERSION"),
+        env!("ANTFLY_OPERATOR_GIT_COMMIT"),
+        antfly_plugin_host::WIT_PACKAGE,
+        antfly_plugin_host::WIT_VERSION
+    )
+});
 
 #[derive(Parser)]
 #[command(name = "antfly-operator", version, about = "Kubernetes operator for the Antfly database")]
@@ -91,7 +103,8 @@ enum PluginsCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().version(VERSION.as_str()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Render { file, plugins } => read_input(file.as_ref())
             .and_then(|yaml| render::render(&yaml, &plugins.load()?).map_err(|e| e.to_string())),

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod deploy;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,15 +49,41 @@ pub async fn apply_manifests(client: &Client, yaml: &str) {
 
 /// Install the CRDs and wait until the API server serves them.
 pub async fn install_crds(client: &Client) {
-    apply_manifests(client, &repo_file("crds/antfly.io.yaml")).await;
+    install_crds_from(client, "crds/antfly.io.yaml").await;
+}
+
+/// Install the CRDs of the repository file `path` and wait until the API server serves them.
+pub async fn install_crds_from(client: &Client, path: &str) {
+    apply_manifests(client, &repo_file(path)).await;
     let clusters: Api<antfly_operator::api::AntflyCluster> = Api::all(client.clone());
     eventually("CRDs served", || async { clusters.list(&Default::default()).await.is_ok() }).await;
 }
 
-/// Apply the CRDs and `deploy/operator.yaml` (namespace, RBAC, Deployment).
+/// Apply the CRDs, then [`install_chart`]: the operator then runs, as [`operator_client`],
+/// under exactly the chart's RBAC.
 pub async fn install_operator_manifests(client: &Client) {
     install_crds(client).await;
-    apply_manifests(client, &repo_file("deploy/operator.yaml")).await;
+    install_chart(client).await;
+}
+
+/// Apply the operator's namespace and the Helm chart rendered with its default values
+/// (ServiceAccount, RBAC, metrics Service, Deployment), without the CRDs.
+pub async fn install_chart(client: &Client) {
+    apply_manifests(client, &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n", deploy::NAMESPACE))
+        .await;
+    let chart = deploy::chart_manifests();
+    let docs = deploy::documents(chart);
+    let account = deploy::find(&docs, "ServiceAccount", deploy::RELEASE);
+    assert_eq!(
+        format!(
+            "system:serviceaccount:{}:{}",
+            account["metadata"]["namespace"].as_str().unwrap_or_default(),
+            account["metadata"]["name"].as_str().unwrap_or_default()
+        ),
+        OPERATOR_USER,
+        "the tests authenticate as the chart's ServiceAccount"
+    );
+    apply_manifests(client, chart).await;
 }
 
 /// A client authenticated as the operator's ServiceAccount, so RBAC is the deployed one.
