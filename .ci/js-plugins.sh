@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Builds the JavaScript plugins of plugins/js/ into target/plugins-js/NAME.wasm with each
 # plugin's pinned npm tool chain (componentize-js and jco). Idempotent and fast when nothing
-# changed: `npm ci` runs only when a package-lock.json changed (node_modules is kept), and a
+# changed: npm installs only when a package-lock.json changed (node_modules is kept), and a
 # component is rebuilt only when its sources, its lock, the WIT or this script changed.
+#
+# The install is `npm install --no-save`, which installs exactly the locked versions and never
+# writes the lock, rather than `npm ci`: the registry reachable here lacks some other
+# platforms' optional native packages (rolldown, jco-node-fs), which the lock therefore
+# cannot list, and `npm ci` refuses such a lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out_dir=target/plugins-js
 # npm's download cache stays in the git-ignored .cache/, next to the other cached tools.
-export npm_config_cache="$PWD/.cache/npm"
+export npm_config_cache="${npm_config_cache:-$PWD/.cache/npm}"
 mkdir -p "$out_dir" "$npm_config_cache"
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -29,8 +34,8 @@ for project in plugins/js/*/; do
   lock_hash=$(sha256sum "$project/package-lock.json" | cut -d' ' -f1)
   lock_stamp=$project/node_modules/.antfly-lock-sha256
   if [[ ! -f $lock_stamp || $(<"$lock_stamp") != "$lock_hash" ]]; then
-    echo "js-plugins: $name: npm ci"
-    (cd "$project" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "js-plugins: $name: npm install (locked versions)"
+    (cd "$project" && npm install --no-save --no-audit --no-fund --loglevel=error)
     echo "$lock_hash" >"$lock_stamp"
   fi
 

@@ -9,8 +9,13 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { componentize } from '@bytecodealliance/componentize-js';
+import { _setPreopens } from '@bytecodealliance/preview2-shim/filesystem';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const repository = resolve(here, '../../..');
+// componentize-js reads the WIT through WASI in Node.js; preview2-shim 0.26 preopens nothing
+// by default, so grant it the repository (the WIT and the sources), read by absolute path.
+_setPreopens({ [repository]: repository });
 const out = process.argv[2];
 if (!out) {
   console.error('usage: node build.mjs OUT.wasm');
@@ -19,7 +24,7 @@ if (!out) {
 
 const { component } = await componentize({
   sourcePath: resolve(here, 'src/aks.js'),
-  witPath: resolve(here, '../../../wit'),
+  witPath: resolve(repository, 'wit'),
   worldName: 'scheduling-provider',
   disableFeatures: ['random', 'clocks', 'http', 'fetch-event'],
 });

@@ -87,17 +87,19 @@ function isUuid(value) {
   return /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(value);
 }
 
-// Parses the settings text. Returns `{ settings }` with every known key type-checked, or
-// `{ problems }` when the text is no JSON object; type problems go to `problems` as well.
+// Parses the settings text into `settings`, holding the known keys whose JSON type is right,
+// `problems` for unknown keys and wrong types, and `mistyped`, the keys of the wrong type.
+// `settings` is null when the text is no JSON object.
 function parseSettings(text) {
+  const mistyped = new Set();
   let raw;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    return { settings: null, problems: [invalid('', `the settings are not valid JSON: ${error.message}`)] };
+    return { settings: null, mistyped, problems: [invalid('', `the settings are not valid JSON: ${error.message}`)] };
   }
   if (jsonType(raw) !== 'object') {
-    return { settings: null, problems: [invalid('', `the settings must be a JSON object, not ${jsonType(raw)}`)] };
+    return { settings: null, mistyped, problems: [invalid('', `the settings must be a JSON object, not ${jsonType(raw)}`)] };
   }
   const problems = [];
   const settings = {};
@@ -110,17 +112,20 @@ function parseSettings(text) {
       // `null` reads as "not set", as it does for Kubernetes fields.
     } else if (jsonType(value) !== expected) {
       problems.push(invalid(key, `${key} must be a ${expected}, not ${jsonType(value)}`));
+      mistyped.add(key);
     } else {
       settings[key] = value;
     }
   }
-  return { settings, problems };
+  return { settings, mistyped, problems };
 }
 
-// Every problem of well-typed settings, alone and against the rest of the view.
-function settingsProblems(settings, view) {
+// Every problem of the well-typed settings, alone and with each other. A rule that involves
+// a mistyped key is skipped: its type problem says enough.
+function settingsProblems(settings, mistyped) {
   const problems = [];
   const spot = settings.spotDataNodes === true;
+  const spotKnown = !mistyped.has('spotDataNodes');
   for (const field of ['nodePool', 'spotNodePool']) {
     const pool = settings[field];
     if (pool !== undefined && !isPoolName(pool)) {
@@ -129,7 +134,7 @@ function settingsProblems(settings, view) {
       );
     }
   }
-  if (settings.spotNodePool !== undefined && !spot) {
+  if (settings.spotNodePool !== undefined && !spot && spotKnown) {
     problems.push(problem('conflict', 'spotNodePool', 'spotNodePool needs spotDataNodes: true'));
   }
   if (spot && settings.nodePool !== undefined && settings.nodePool === settings.spotNodePool) {
@@ -143,7 +148,7 @@ function settingsProblems(settings, view) {
       problems.push(
         invalid('spotGracePeriodSeconds', `spotGracePeriodSeconds ${grace} must be a whole number from 0 to ${MAX_SPOT_GRACE_PERIOD_SECONDS}: Azure evicts a Spot VM 30 s after its notice`),
       );
-    } else if (!spot) {
+    } else if (!spot && spotKnown) {
       problems.push(problem('conflict', 'spotGracePeriodSeconds', 'spotGracePeriodSeconds needs spotDataNodes: true'));
     }
   }
@@ -166,11 +171,9 @@ function settingsProblems(settings, view) {
       problems.push(invalid(field, `${field} ${JSON.stringify(value)} is not a UUID (${what}, such as 00000000-0000-0000-0000-000000000000)`));
     }
   }
-  if (settings.workloadIdentityTenantId !== undefined && settings.workloadIdentityClientId === undefined) {
+  const clientIdKnown = !mistyped.has('workloadIdentityClientId');
+  if (settings.workloadIdentityTenantId !== undefined && settings.workloadIdentityClientId === undefined && clientIdKnown) {
     problems.push(problem('conflict', 'workloadIdentityTenantId', 'workloadIdentityTenantId needs workloadIdentityClientId'));
-  }
-  if (problems.length === 0) {
-    problems.push(...userConflicts(settings, view));
   }
   return problems;
 }
@@ -239,11 +242,14 @@ function contribution(settings, role) {
   };
 }
 
-// Settings and every problem with them.
+// Settings and every problem with them. The user's own settings are compared with the
+// plugin's only once the plugin's settings are valid.
 function check(view) {
-  const { settings, problems } = parseSettings(view.settings);
-  if (settings === null || problems.length > 0) return { settings, problems };
-  return { settings, problems: settingsProblems(settings, view) };
+  const { settings, mistyped, problems } = parseSettings(view.settings);
+  if (settings === null) return { settings, problems };
+  problems.push(...settingsProblems(settings, mistyped));
+  if (problems.length === 0) problems.push(...userConflicts(settings, view));
+  return { settings, problems };
 }
 
 // The `antfly:operator/scheduling@0.1.0` interface.
