@@ -8,6 +8,7 @@ pub mod build;
 pub mod compose;
 pub mod controller;
 pub mod extensions;
+pub mod parse;
 pub mod render;
 pub mod status;
 pub mod validate;

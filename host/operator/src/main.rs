@@ -23,6 +23,10 @@ enum Command {
         /// development cluster (examples/dev-cluster.yaml).
         #[arg(short = 'f', long = "filename")]
         file: Option<PathBuf>,
+        /// Drop unknown fields with a warning instead of refusing them
+        /// (like `kubectl --validate=warn`; the default is `--validate=strict`'s refusal).
+        #[arg(long)]
+        lenient: bool,
         #[command(flatten)]
         plugins: PluginArgs,
     },
@@ -141,19 +145,57 @@ fn read_input(file: Option<&PathBuf>) -> Result<String, String> {
     match file {
         None => Ok(render::EMBEDDED_DEFAULT.to_string()),
         Some(path) if path.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("failed to read stdin: {e}"))?;
-            Ok(text)
+            let limit = antfly_operator::parse::MAX_INPUT_BYTES;
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .take(limit as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("failed to read stdin: {e}"))?;
+            if bytes.len() > limit {
+                return Err(format!("stdin is larger than {limit} bytes, the most the API server accepts"));
+            }
+            String::from_utf8(bytes).map_err(|e| format!("stdin is not UTF-8: {e}"))
         }
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("failed to read {}: {e}", path.display())),
+        Some(path) => read_file(path),
     }
+}
+
+/// Reads a regular file no larger than the parser accepts, so that a huge or endless file
+/// (`/dev/zero`) fails with a clear message instead of filling memory.
+fn read_file(path: &std::path::Path) -> Result<String, String> {
+    let limit = antfly_operator::parse::MAX_INPUT_BYTES;
+    let file = std::fs::File::open(path).map_err(|e| format!("failed to read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("failed to read {}: {e}", path.display()))?;
+    if bytes.len() > limit {
+        return Err(format!("{} is larger than {limit} bytes, the most the API server accepts", path.display()));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8: {e}", path.display()))
+}
+
+fn render_command(file: Option<&PathBuf>, lenient: bool, plugins: &PluginArgs) -> Result<String, String> {
+    let yaml = read_input(file)?;
+    let parse = antfly_operator::parse::ParseOptions {
+        unknown_fields: if lenient {
+            antfly_operator::parse::UnknownFields::Warn
+        } else {
+            antfly_operator::parse::UnknownFields::Reject
+        },
+    };
+    let rendered =
+        render::render_with(&yaml, &plugins.load()?, render::RenderOptions { parse }).map_err(|e| e.to_string())?;
+    for warning in &rendered.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(rendered.yaml)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render { file, plugins } => read_input(file.as_ref())
-            .and_then(|yaml| render::render(&yaml, &plugins.load()?).map_err(|e| e.to_string())),
+        Command::Render { file, lenient, plugins } => render_command(file.as_ref(), lenient, &plugins),
         Command::Plugins { command: PluginsCommand::List { plugins } } => {
             plugins.load().map(|resolver| extensions::list(&resolver))
         }

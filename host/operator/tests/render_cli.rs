@@ -12,11 +12,7 @@ fn render_without_a_file_prints_the_embedded_dev_cluster() {
     let out = operator().arg("render").output().expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let yaml = String::from_utf8(out.stdout).expect("utf-8");
-    let docs: Vec<serde_yaml::Value> = yaml
-        .split("---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| serde_yaml::from_str(d).expect("yaml doc"))
-        .collect();
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&yaml).expect("yaml documents");
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap_or_default()).collect();
     assert_eq!(kinds, ["ConfigMap", "Service", "Service", "StatefulSet", "StatefulSet"]);
     assert_eq!(docs[3]["metadata"]["name"], "dev-metadata");
@@ -37,8 +33,11 @@ fn render_reads_stdin_and_reports_every_field_error() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "nothing is rendered for invalid input");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("spec.metadataNodes.replicas: must be odd (3 or 5; 1 for development), got 4"), "{stderr}");
-    assert!(stderr.contains("spec.config: must be valid JSON"), "{stderr}");
+    assert!(
+        stderr.contains("spec.metadataNodes.replicas (line 7): must be odd (3 or 5; 1 for development), got 4\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("spec.config (line 8): must be valid JSON"), "{stderr}");
 }
 
 #[test]
@@ -83,15 +82,14 @@ fn render_produces_the_seeds_resulting_pod_template_for_eks_spot() {
     let out = operator().args(["render", "-f", example]).output().expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let yaml = String::from_utf8(out.stdout).expect("utf-8");
-    let docs: Vec<serde_yaml::Value> =
-        yaml.split("---\n").filter(|d| !d.trim().is_empty()).map(|d| serde_yaml::from_str(d).expect("doc")).collect();
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&yaml).expect("yaml documents");
     let pod = |name: &str| {
         docs.iter()
             .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == name)
             .map(|d| d["spec"]["template"]["spec"].clone())
             .expect("statefulset")
     };
-    let expected: serde_yaml::Value = serde_yaml::from_str(
+    let expected: serde_json::Value = serde_saphyr::from_str(
         r#"
 nodeSelector:
   workload: antfly

@@ -53,7 +53,7 @@ pub fn try_plugin_yaml(resolver: &PluginResolver, cluster_yaml: &str, plugin: &s
     let cluster = parse_cluster(cluster_yaml).map_err(|e| e.to_string())?;
     let validated = validate(&cluster).map_err(|e| format!("invalid AntflyCluster:\n{e}"))?;
     let report = resolver.try_plugin(&validated, plugin).map_err(|e| e.to_string())?;
-    serde_yaml::to_string(&report).map_err(|e| format!("failed to serialise the report: {e}"))
+    serde_saphyr::to_string(&report).map_err(|e| format!("failed to serialise the report: {e}"))
 }
 
 /// `plugins list`: one line per plugin with its world, version, sha256 and origin.

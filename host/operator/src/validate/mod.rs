@@ -57,6 +57,21 @@ pub struct ValidatedCluster {
 }
 
 impl ValidatedCluster {
+    /// The cluster with defaults applied but NOT validated, only to ask plugins whether they
+    /// accept their settings when the core spec is invalid, so that one run reports both.
+    /// Never build objects from it.
+    pub fn for_settings_check(cluster: &AntflyCluster) -> Self {
+        let mut ignored = Vec::new();
+        let user_config = rules::check_spec(&cluster.spec, &mut ignored);
+        Self {
+            name: cluster.metadata.name.clone().unwrap_or_default(),
+            namespace: cluster.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+            uid: cluster.metadata.uid.clone(),
+            spec: cluster.spec.clone(),
+            user_config,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
