@@ -4,23 +4,18 @@
 //! - The annotations of an object total at most 256 KiB (keys plus values), the user's and
 //!   every plugin's together.
 //! - A ConfigMap's values total at most 1 MiB.
+//! - No two topology spread constraints of a pod share topologyKey and whenUnsatisfiable
+//!   (the user's, the default and the plugins' together).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use super::ClusterResources;
 use super::meta::CONFIG_HASH_ANNOTATION;
 use crate::compose::{Contributions, Role};
-use crate::validate::{FieldError, ValidatedCluster};
+use crate::validate::{FieldError, MAX_ANNOTATIONS_BYTES, ValidatedCluster, annotations_size};
 
-/// Kubernetes' limit on the total size of one object's annotations (`TotalAnnotationSizeLimitB`).
-pub const MAX_ANNOTATIONS_BYTES: usize = 256 << 10;
 /// Kubernetes' limit on the total size of a ConfigMap's values (`MaxSecretSize`).
 pub const MAX_CONFIG_MAP_BYTES: usize = 1 << 20;
-
-/// Size of annotations as the API server counts it: keys plus values.
-pub fn annotations_size(annotations: &BTreeMap<String, String>) -> usize {
-    annotations.iter().fold(0usize, |sum, (k, v)| sum.saturating_add(k.len()).saturating_add(v.len()))
-}
 
 /// Every limit the built objects break, each as an error on the spec field that caused it.
 pub fn check(
@@ -34,6 +29,24 @@ pub fn check(
     {
         let annotations =
             statefulset.spec.as_ref().and_then(|s| s.template.metadata.as_ref()).and_then(|m| m.annotations.as_ref());
+        let pod = statefulset.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+        let mut pairs = BTreeSet::new();
+        for constraint in pod.and_then(|p| p.topology_spread_constraints.as_ref()).into_iter().flatten() {
+            if !pairs.insert((&constraint.topology_key, &constraint.when_unsatisfiable)) {
+                let plugins: Vec<&str> =
+                    contributions.for_role(role).scheduling.iter().map(|c| c.plugin.as_str()).collect();
+                errors.push(FieldError {
+                    path: format!("spec.{}Nodes.topologySpreadConstraints", role.as_str()),
+                    message: format!(
+                        "the {} pods would get two spread constraints on {:?} with {:?} (yours or the default, and plugin {})",
+                        role.as_str(),
+                        constraint.topology_key,
+                        constraint.when_unsatisfiable,
+                        plugins.join(", ")
+                    ),
+                });
+            }
+        }
         let size = annotations.map(annotations_size).unwrap_or(0);
         if size > MAX_ANNOTATIONS_BYTES {
             errors.push(FieldError {
