@@ -195,3 +195,57 @@ async fn every_object_render_accepts_is_accepted_by_the_api_server() {
         rejections.iter().take(8).cloned().collect::<Vec<_>>().join("\n\n")
     );
 }
+
+/// The CRD carries the rules that OpenAPI and CEL can express, so `kubectl apply` refuses
+/// these specs at admission, as `render` does.
+#[tokio::test]
+async fn the_crd_refuses_at_admission_what_render_refuses() {
+    let cp = ControlPlane::start().await.expect("control plane");
+    let client = cp.client();
+    support::install_crds(&client).await;
+    create_namespace(&client, NAMESPACE).await;
+    let refused = [
+        ("1c", json!({}), "metadata.name must be a DNS-1035 label"),
+        (&"n".repeat(44), json!({}), "metadata.name must be a DNS-1035 label"),
+        ("q1", json!({"dataNodes": {"resources": {"cpu": "0"}}}), "must be a quantity greater than zero"),
+        ("q2", json!({"storage": {"dataStorage": "-1Gi"}}), "must be a quantity greater than zero"),
+        (
+            "q3",
+            json!({"dataNodes": {"resources": {"memory": "2Gi", "limits": {"memory": "1Gi"}}}}),
+            "must be less than or equal to the memory limit",
+        ),
+        (
+            "t1",
+            json!({"dataNodes": {"tolerations": [{"key": "a", "effect": "NoSchedule", "tolerationSeconds": 5}]}}),
+            "tolerationSeconds must have effect NoExecute",
+        ),
+        (
+            "t2",
+            json!({"metadataNodes": {"tolerations": [{"operator": "Equal", "value": "x"}]}}),
+            "empty key must have operator Exists",
+        ),
+        (
+            "s1",
+            json!({"dataNodes": {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway", "minDomains": 2}]}}),
+            "minDomains",
+        ),
+        (
+            "s2",
+            json!({"dataNodes": {"topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"},
+                {"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}]}}),
+            "Duplicate value",
+        ),
+    ];
+    for (name, spec, expected) in refused {
+        let document = json!({"apiVersion": "antfly.io/v1", "kind": "AntflyCluster",
+                              "metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec});
+        let yaml = generated::to_yaml(&document);
+        assert!(
+            parse_cluster(&yaml).and_then(|c| build_cluster(&c, &antfly_operator::compose::NoPlugins)).is_err(),
+            "render refuses {name}"
+        );
+        let error = submit(&client, &document).await.expect_err(name);
+        assert!(error.contains(expected), "{name}: {error}");
+    }
+}

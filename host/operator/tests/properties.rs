@@ -51,8 +51,9 @@ fn parse_validate_and_build_never_panic() {
             0 | 1 => generated::mutate_text(&mut rng, &yaml),
             // Random printable bytes, sometimes behind a valid header.
             2 if generated::below(&mut rng, 10) == 0 => {
-                let noise: String =
-                    (0..generated::below(&mut rng, 400)).map(|_| char::from(32 + generated::below(&mut rng, 95) as u8)).collect();
+                let noise: String = (0..generated::below(&mut rng, 400))
+                    .map(|_| char::from(32 + generated::below(&mut rng, 95) as u8))
+                    .collect();
                 format!("apiVersion: antfly.io/v1\nkind: AntflyCluster\n{noise}")
             }
             _ => yaml,

@@ -94,8 +94,19 @@ fn default_replicas() -> i32 {
 }
 
 /// CPU and memory for one node type. Requests come from `cpu`/`memory`; limits are optional.
+/// Every quantity is greater than zero, and a request is at most its limit.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.cpu) || (isQuantity(self.cpu) && quantity(self.cpu).isGreaterThan(quantity('0')))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".cpu"},
+    {"rule": "!has(self.memory) || (isQuantity(self.memory) && quantity(self.memory).isGreaterThan(quantity('0')))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".memory"},
+    {"rule": "!has(self.cpu) || !has(self.limits) || !has(self.limits.cpu) || !isQuantity(self.cpu) || !isQuantity(self.limits.cpu) || quantity(self.cpu).compareTo(quantity(self.limits.cpu)) <= 0",
+     "message": "must be less than or equal to the cpu limit", "fieldPath": ".cpu"},
+    {"rule": "!has(self.memory) || !has(self.limits) || !has(self.limits.memory) || !isQuantity(self.memory) || !isQuantity(self.limits.memory) || quantity(self.memory).compareTo(quantity(self.limits.memory)) <= 0",
+     "message": "must be less than or equal to the memory limit", "fieldPath": ".memory"}
+]))]
 pub struct ResourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
@@ -107,6 +118,12 @@ pub struct ResourceSpec {
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.cpu) || (isQuantity(self.cpu) && quantity(self.cpu).isGreaterThan(quantity('0')))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".cpu"},
+    {"rule": "!has(self.memory) || (isQuantity(self.memory) && quantity(self.memory).isGreaterThan(quantity('0')))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".memory"}
+]))]
 pub struct ResourceLimits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
@@ -119,18 +136,34 @@ pub struct ResourceLimits {
 #[serde(rename_all = "camelCase")]
 pub struct SchedulingSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
     pub tolerations: Vec<Toleration>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_selector: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Affinity>,
+    /// No two constraints share topologyKey and whenUnsatisfiable (a list-map on both keys).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), extend(
+        "x-kubernetes-list-type" = "map",
+        "x-kubernetes-list-map-keys" = ["topologyKey", "whenUnsatisfiable"]
+    ))]
     pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
 }
 
 /// Raft metadata nodes: a fixed, odd replica count that is never autoscaled.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, !has(t.tolerationSeconds) || (has(t.effect) && t.effect == 'NoExecute'))",
+     "message": "a toleration with tolerationSeconds must have effect NoExecute", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, (has(t.key) && t.key != '') || (has(t.operator) && t.operator == 'Exists'))",
+     "message": "a toleration with an empty key must have operator Exists", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, !has(t.operator) || t.operator != 'Exists' || !has(t.value) || t.value == '')",
+     "message": "a toleration with operator Exists takes no value", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.topologySpreadConstraints) || self.topologySpreadConstraints.all(c, c.maxSkew > 0 && (!has(c.minDomains) || (c.minDomains > 0 && c.whenUnsatisfiable == 'DoNotSchedule')))",
+     "message": "maxSkew must be at least 1, and minDomains (at least 1) needs whenUnsatisfiable DoNotSchedule", "fieldPath": ".topologySpreadConstraints"}
+]))]
 pub struct MetadataNodesSpec {
     /// Odd, for Raft quorum: 3 or 5 in production, 1 for development.
     #[serde(default = "default_replicas")]
@@ -153,6 +186,16 @@ impl Default for MetadataNodesSpec {
 /// Replicated data nodes; may autoscale and may run on Spot capacity.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, !has(t.tolerationSeconds) || (has(t.effect) && t.effect == 'NoExecute'))",
+     "message": "a toleration with tolerationSeconds must have effect NoExecute", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, (has(t.key) && t.key != '') || (has(t.operator) && t.operator == 'Exists'))",
+     "message": "a toleration with an empty key must have operator Exists", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, !has(t.operator) || t.operator != 'Exists' || !has(t.value) || t.value == '')",
+     "message": "a toleration with operator Exists takes no value", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.topologySpreadConstraints) || self.topologySpreadConstraints.all(c, c.maxSkew > 0 && (!has(c.minDomains) || (c.minDomains > 0 && c.whenUnsatisfiable == 'DoNotSchedule')))",
+     "message": "maxSkew must be at least 1, and minDomains (at least 1) needs whenUnsatisfiable DoNotSchedule", "fieldPath": ".topologySpreadConstraints"}
+]))]
 pub struct DataNodesSpec {
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 1))]
@@ -211,10 +254,15 @@ pub struct AutoScalingSpec {
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "has(self.storageClass) == has(oldSelf.storageClass) && (!has(self.storageClass) || self.storageClass == oldSelf.storageClass)",
-     "message": "storageClass is immutable", "fieldPath": ".storageClass"}
+     "message": "storageClass is immutable", "fieldPath": ".storageClass"},
+    {"rule": "isQuantity(self.metadataStorage) && quantity(self.metadataStorage).isGreaterThan(quantity('0'))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".metadataStorage"},
+    {"rule": "isQuantity(self.dataStorage) && quantity(self.dataStorage).isGreaterThan(quantity('0'))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".dataStorage"}
 ]))]
 pub struct StorageSpec {
-    /// StorageClass of every PVC; empty uses the cluster default. Immutable.
+    /// StorageClass of every PVC. Absent (or null) uses the cluster's default class; `""`
+    /// means no class (bind pre-provisioned volumes), as in a PVC. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
     #[serde(default = "default_metadata_storage")]

@@ -10,7 +10,7 @@ pub use cluster::*;
 pub use restore::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool, ValidationRule,
 };
 use kube::CustomResourceExt;
 
@@ -20,6 +20,21 @@ use kube::CustomResourceExt;
 /// server prunes nulls (and applies defaults) exactly as `render` does.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let mut crds = vec![AntflyCluster::crd(), AntflyBackup::crd(), AntflyRestore::crd()];
+    if let Some(root) =
+        crds[0].spec.versions.first_mut().and_then(|v| v.schema.as_mut()).and_then(|s| s.open_api_v3_schema.as_mut())
+    {
+        root.x_kubernetes_validations.get_or_insert_with(Vec::new).push(ValidationRule {
+            rule: format!(
+                "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= {}",
+                crate::validate::MAX_CLUSTER_NAME_LEN
+            ),
+            message: Some(format!(
+                "metadata.name must be a DNS-1035 label of at most {} characters, so that Service names, pod names and revision labels stay valid",
+                crate::validate::MAX_CLUSTER_NAME_LEN
+            )),
+            ..ValidationRule::default()
+        });
+    }
     for crd in &mut crds {
         for version in &mut crd.spec.versions {
             let spec = version

@@ -291,6 +291,7 @@ impl Walk<'_> {
             }
         }
         if let Json::Array(items) = json {
+            self.unique_items(path, node, schema, items);
             let count = items.len() as i64;
             if let Some(min) = schema.min_items.filter(|min| count < *min) {
                 self.problem(path, node, format!("must have at least {min} items"));
@@ -300,6 +301,32 @@ impl Walk<'_> {
             }
         }
         self.problems.len() == before
+    }
+}
+
+impl Walk<'_> {
+    /// `x-kubernetes-list-type`: `set` items, and `map` items by their keys, are unique.
+    fn unique_items(&mut self, path: &str, node: &Node, schema: &JSONSchemaProps, items: &[Json]) {
+        let keys = schema.x_kubernetes_list_map_keys.as_deref().unwrap_or_default();
+        let identity = |item: &Json| -> Json {
+            match schema.x_kubernetes_list_type.as_deref() {
+                Some("map") => Json::Array(keys.iter().map(|k| item.get(k).cloned().unwrap_or(Json::Null)).collect()),
+                _ => item.clone(),
+            }
+        };
+        if !matches!(schema.x_kubernetes_list_type.as_deref(), Some("map" | "set")) {
+            return;
+        }
+        let mut seen = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let id = identity(item);
+            if seen.contains(&id) {
+                let what = if keys.is_empty() { "a value".to_string() } else { keys.join(" and ") };
+                self.problem(&format!("{path}[{i}]"), node, format!("duplicates an earlier item's {what}: {id}"));
+            } else {
+                seen.push(id);
+            }
+        }
     }
 }
 
@@ -359,6 +386,8 @@ pub const UNDERSTOOD_KEYWORDS: &[&str] = &[
     "title",
     "x-kubernetes-preserve-unknown-fields",
     "x-kubernetes-int-or-string",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
     // Evaluated by the API server; `validate` repeats each rule.
     "x-kubernetes-validations",
 ];
