@@ -115,3 +115,37 @@ terminationGracePeriodSeconds: 25
     assert!(metadata["nodeSelector"].is_null() && metadata["tolerations"].is_null(), "metadata pods never go to Spot");
     assert!(metadata["terminationGracePeriodSeconds"].is_null());
 }
+
+#[test]
+fn lenient_render_warns_about_unknown_fields_and_strict_render_refuses_them() {
+    let input = "apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: typo\nspec:\n  metadataNodes:\n    replica: 5\n";
+    let run = |args: &[&str]| {
+        let mut child = operator()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
+        child.wait_with_output().expect("finishes")
+    };
+    let strict = run(&["render", "-f", "-"]);
+    assert!(!strict.status.success());
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        stderr.contains("spec.metadataNodes.replica (line 7): unknown field \"replica\" (did you mean \"replicas\"?)"),
+        "{stderr}"
+    );
+    let lenient = run(&["render", "--lenient", "-f", "-"]);
+    assert!(lenient.status.success(), "{}", String::from_utf8_lossy(&lenient.stderr));
+    assert!(String::from_utf8_lossy(&lenient.stderr).starts_with("warning: spec.metadataNodes.replica (line 7)"));
+    assert!(String::from_utf8_lossy(&lenient.stdout).contains("kind: StatefulSet"));
+}
+
+#[test]
+fn render_refuses_files_over_the_api_servers_limit_without_reading_them_whole() {
+    let out = operator().args(["render", "-f", "/dev/zero"]).output().expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is larger than 3145728 bytes"));
+}
