@@ -232,6 +232,8 @@ impl Walk<'_> {
 
     /// Unchecked content (`x-kubernetes-preserve-unknown-fields`), kept as written.
     fn raw(&mut self, path: &str, node: &Node) -> Json {
+        // Plugins name fields inside their settings; their errors find the line through this.
+        self.locations.insert(path, node);
         match &node.value {
             Value::Null => Json::Null,
             Value::Bool(b) => Json::Bool(*b),

@@ -272,6 +272,13 @@ fn locations_find_the_closest_written_parent() {
     let locations = &parsed.documents[0].locations;
     assert_eq!(locations.find("spec.config.replication_factor"), Some((6, 11)));
     assert_eq!(locations.find("spec.dataNodes[0].x"), Some((6, 3)), "the spec mapping starts at its first key");
+    let parsed = parse(
+        &format!("{HEAD}  schedulingProvider:\n    plugin: acme\n    settings:\n      zones: [a, b]\n"),
+        ParseOptions::default(),
+    )
+    .expect("parses");
+    let locations = &parsed.documents[0].locations;
+    assert_eq!(locations.find("spec.schedulingProvider.settings.zones[1]"), Some((9, 18)), "opaque settings are located too");
 }
 
 fn keywords(schema: &JSONSchemaProps, path: &str, unknown: &mut Vec<String>) {
