@@ -12,6 +12,15 @@ use super::schema::preserve_unknown_object;
 
 pub const DEFAULT_IMAGE: &str = "ghcr.io/antflydb/antfly:latest";
 
+/// Longest role name in object names (`{c}-metadata`).
+const LONGEST_ROLE: &str = "metadata";
+/// Length of the hash the StatefulSet controller appends to `{c}-{role}` in the
+/// `controller-revision-hash` label (a 32-bit hash in decimal: up to 10 characters).
+const REVISION_HASH_LEN: usize = 10;
+/// Longest cluster name whose `controller-revision-hash` label value, `{c}-metadata-{hash}`,
+/// fits in 63 characters; pod names `{c}-metadata-{ordinal}` are shorter still.
+pub const MAX_CLUSTER_NAME_LEN: usize = 63 - (1 + LONGEST_ROLE.len()) - (1 + REVISION_HASH_LEN);
+
 /// Desired state of an Antfly database cluster.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(

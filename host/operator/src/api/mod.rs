@@ -26,11 +26,11 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         root.x_kubernetes_validations.get_or_insert_with(Vec::new).push(ValidationRule {
             rule: format!(
                 "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= {}",
-                crate::validate::MAX_CLUSTER_NAME_LEN
+                MAX_CLUSTER_NAME_LEN
             ),
             message: Some(format!(
                 "metadata.name must be a DNS-1035 label of at most {} characters, so that Service names, pod names and revision labels stay valid",
-                crate::validate::MAX_CLUSTER_NAME_LEN
+                MAX_CLUSTER_NAME_LEN
             )),
             ..ValidationRule::default()
         });

@@ -278,7 +278,11 @@ fn locations_find_the_closest_written_parent() {
     )
     .expect("parses");
     let locations = &parsed.documents[0].locations;
-    assert_eq!(locations.find("spec.schedulingProvider.settings.zones[1]"), Some((9, 18)), "opaque settings are located too");
+    assert_eq!(
+        locations.find("spec.schedulingProvider.settings.zones[1]"),
+        Some((9, 18)),
+        "opaque settings are located too"
+    );
 }
 
 fn keywords(schema: &JSONSchemaProps, path: &str, unknown: &mut Vec<String>) {

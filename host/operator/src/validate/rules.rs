@@ -9,14 +9,7 @@ use super::scheduling::{self, Errors, MAX_SCHEDULING_ITEMS};
 use super::syntax;
 use crate::api::{AntflyClusterSpec, AutoScalingSpec, ResourceSpec, SchedulingSpec};
 
-/// Longest role name in object names (`{c}-metadata`).
-const LONGEST_ROLE: &str = "metadata";
-/// Length of the hash the StatefulSet controller appends to `{c}-{role}` in the
-/// `controller-revision-hash` label (a 32-bit hash in decimal: up to 10 characters).
-const REVISION_HASH_LEN: usize = 10;
-/// Longest cluster name whose `controller-revision-hash` label value, `{c}-metadata-{hash}`,
-/// fits in 63 characters; pod names `{c}-metadata-{ordinal}` are shorter still.
-pub const MAX_CLUSTER_NAME_LEN: usize = 63 - (1 + LONGEST_ROLE.len()) - (1 + REVISION_HASH_LEN);
+pub use crate::api::MAX_CLUSTER_NAME_LEN;
 /// Kubernetes' limit on the total size of one object's annotations.
 pub const MAX_ANNOTATIONS_BYTES: usize = 256 << 10;
 /// Size of the `antfly.io/config-hash` annotation the operator adds to the pod template.
