@@ -22,10 +22,10 @@ use super::metrics::{CategoryLabel, PluginLabel, ResultLabel};
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase, RetentionAction, SidecarInjectionStatus};
 use crate::build::meta::{APP_NAME, LABEL_INSTANCE, LABEL_NAME, names};
 use crate::build::statefulset::CONTAINER_NAME;
-use crate::build::{ClusterResources, build_resources};
+use crate::build::{ClusterResources, build_resources, limits};
 use crate::compose::{Contributions, Role};
 use crate::status::{self, RoleReadiness, SidecarCount};
-use crate::validate::{ValidatedCluster, validate};
+use crate::validate::{ValidatedCluster, ValidationErrors, validate};
 
 pub const PAUSE_ANNOTATION: &str = "antfly.io/reconcile-paused";
 pub const PVC_FINALIZER: &str = "antfly.io/pvc-cleanup";
@@ -125,24 +125,7 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
 
     let validated = match validate(cluster) {
         Ok(v) => v,
-        Err(errors) => {
-            let message = errors.to_string();
-            if !condition_is(cluster.status.as_ref(), status::CONFIGURATION_VALID, "False", &message) {
-                publish(ctx, cluster, EventType::Warning, "InvalidSpec", message.clone()).await;
-            }
-            status::set_condition(
-                &mut status.conditions,
-                status::CONFIGURATION_VALID,
-                false,
-                "InvalidSpec",
-                message,
-                generation,
-                now,
-            );
-            status.phase = Some(ClusterPhase::Failed);
-            write_status(ctx, cluster, status).await?;
-            return Err(ReconcileError::InvalidSpec(errors));
-        }
+        Err(errors) => return reject_spec(ctx, cluster, status, errors, now).await,
     };
     status::set_condition(
         &mut status.conditions,
@@ -204,8 +187,14 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         now,
     );
 
-    ensure_finalizer(ctx, cluster, &validated).await?;
     let resources = build_resources(&validated, &contributions);
+    // What the plugins added may break Kubernetes' limits (annotation totals, spread pairs,
+    // ConfigMap size): the API server would refuse those objects, so nothing is applied.
+    let limit_errors = limits::check(&validated, &contributions, &resources);
+    if !limit_errors.is_empty() {
+        return reject_spec(ctx, cluster, status, ValidationErrors { errors: limit_errors }, now).await;
+    }
+    ensure_finalizer(ctx, cluster, &validated).await?;
 
     let sidecars = count_sidecars(ctx, &validated).await?;
     let (mesh, (mesh_ok, mesh_reason, mesh_message)) =
@@ -254,6 +243,33 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     write_status(ctx, cluster, status).await?;
     ctx.clear_failures(&key(cluster));
     Ok(Action::requeue(ctx.resync))
+}
+
+/// An invalid spec: say so in the ConfigurationValid condition (and an event when the message
+/// is new), mark the cluster Failed, and wait for a change.
+async fn reject_spec(
+    ctx: &Context,
+    cluster: &AntflyCluster,
+    mut status: AntflyClusterStatus,
+    errors: ValidationErrors,
+    now: Timestamp,
+) -> Result<Action, ReconcileError> {
+    let message = errors.to_string();
+    if !condition_is(cluster.status.as_ref(), status::CONFIGURATION_VALID, "False", &message) {
+        publish(ctx, cluster, EventType::Warning, "InvalidSpec", message.clone()).await;
+    }
+    status::set_condition(
+        &mut status.conditions,
+        status::CONFIGURATION_VALID,
+        false,
+        "InvalidSpec",
+        message,
+        cluster.metadata.generation,
+        now,
+    );
+    status.phase = Some(ClusterPhase::Failed);
+    write_status(ctx, cluster, status).await?;
+    Err(ReconcileError::InvalidSpec(errors))
 }
 
 /// Plugins run off the async runtime; their calls are CPU-bound and bounded by the sandbox.
