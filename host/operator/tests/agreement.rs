@@ -1,4 +1,4 @@
-//! Whatever `render` accepts, the real API server accepts: every example and 1,200 generated
+//! Whatever `render` accepts, the real API server accepts: every example and 2,000 generated
 //! and mutated specs are rendered, and every object of each accepted spec, the AntflyCluster
 //! itself included (so the CRD's schema and CEL rules are checked too), is created on a real
 //! kube-apiserver with server-side dry run (`dryRun=All`). Any rejection fails the test.
@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// Generated cases, on top of the examples.
-const GENERATED_CASES: usize = 1_200;
+const GENERATED_CASES: usize = 2_000;
 /// Requests in flight at once; the API server on 2 cores keeps up with this many.
 const CONCURRENCY: usize = 16;
 const NAMESPACE: &str = "agree";

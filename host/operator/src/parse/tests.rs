@@ -311,3 +311,36 @@ fn the_crds_use_only_schema_keywords_the_parser_checks() {
     }
     assert_eq!(unknown, Vec::<String>::new());
 }
+
+#[test]
+fn printed_yaml_reads_back_the_same_under_yaml_1_1_rules() {
+    // render's output goes to kubectl, which reads YAML 1.1: strings that look like
+    // booleans, octals, numbers or nulls must come out quoted.
+    let strings = [
+        "yes",
+        "on",
+        "Off",
+        "y",
+        "N",
+        "0755",
+        "012",
+        "1e3",
+        "3.0",
+        "+1",
+        "0x1F",
+        "0b101",
+        "1_000",
+        "~",
+        "null",
+        ".inf",
+        "<<",
+        "2001-12-14",
+        "1:20",
+        "true",
+    ];
+    let value = serde_json::Value::Object(strings.iter().map(|s| (s.to_string(), serde_json::json!(s))).collect());
+    let printed = serde_saphyr::to_string(&value).expect("serialises");
+    let options = serde_saphyr::options! { legacy_octal_numbers: true };
+    let read: serde_json::Value = serde_saphyr::from_str_with_options(&printed, options).expect("reads back");
+    assert_eq!(read, value, "{printed}");
+}
