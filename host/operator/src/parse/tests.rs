@@ -118,6 +118,13 @@ fn merge_keys_follow_yaml_1_1_explicit_keys_win() {
 }
 
 #[test]
+fn a_merge_key_whose_value_is_not_a_mapping_is_an_error() {
+    let found = spec_problems("  dataNodes:\n    <<: 5\n");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("line 7: invalid YAML: "), "{found:?}");
+}
+
+#[test]
 fn yaml_1_1_booleans_are_booleans_as_in_kubectl() {
     let cluster = cluster("  publicAPI:\n    enabled: yes\n").expect("yes is a boolean");
     assert!(cluster.spec.public_api.expect("public api").enabled);
