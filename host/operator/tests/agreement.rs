@@ -209,6 +209,7 @@ async fn the_crd_refuses_at_admission_what_render_refuses() {
         (&"n".repeat(44), json!({}), "metadata.name must be a DNS-1035 label"),
         ("q1", json!({"dataNodes": {"resources": {"cpu": "0"}}}), "must be a quantity greater than zero"),
         ("q2", json!({"storage": {"dataStorage": "-1Gi"}}), "must be a quantity greater than zero"),
+        ("q4", json!({"metadataNodes": {"resources": {"cpu": 0}}}), "must be a quantity greater than zero"),
         (
             "q3",
             json!({"dataNodes": {"resources": {"memory": "2Gi", "limits": {"memory": "1Gi"}}}}),

@@ -8,7 +8,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::schema::preserve_unknown_object;
+use super::schema::{preserve_unknown_object, quantity_schema, quantity_text};
 
 pub const DEFAULT_IMAGE: &str = "ghcr.io/antflydb/antfly:latest";
 
@@ -107,19 +107,21 @@ fn default_replicas() -> i32 {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(self.cpu) || (isQuantity(self.cpu) && quantity(self.cpu).isGreaterThan(quantity('0')))",
+    {"rule": "!has(self.cpu) || (isQuantity(string(self.cpu)) && quantity(string(self.cpu)).isGreaterThan(quantity('0')))",
      "message": "must be a quantity greater than zero", "fieldPath": ".cpu"},
-    {"rule": "!has(self.memory) || (isQuantity(self.memory) && quantity(self.memory).isGreaterThan(quantity('0')))",
+    {"rule": "!has(self.memory) || (isQuantity(string(self.memory)) && quantity(string(self.memory)).isGreaterThan(quantity('0')))",
      "message": "must be a quantity greater than zero", "fieldPath": ".memory"},
-    {"rule": "!has(self.cpu) || !has(self.limits) || !has(self.limits.cpu) || !isQuantity(self.cpu) || !isQuantity(self.limits.cpu) || quantity(self.cpu).compareTo(quantity(self.limits.cpu)) <= 0",
+    {"rule": "!has(self.cpu) || !has(self.limits) || !has(self.limits.cpu) || !isQuantity(string(self.cpu)) || !isQuantity(string(self.limits.cpu)) || quantity(string(self.cpu)).compareTo(quantity(string(self.limits.cpu))) <= 0",
      "message": "must be less than or equal to the cpu limit", "fieldPath": ".cpu"},
-    {"rule": "!has(self.memory) || !has(self.limits) || !has(self.limits.memory) || !isQuantity(self.memory) || !isQuantity(self.limits.memory) || quantity(self.memory).compareTo(quantity(self.limits.memory)) <= 0",
+    {"rule": "!has(self.memory) || !has(self.limits) || !has(self.limits.memory) || !isQuantity(string(self.memory)) || !isQuantity(string(self.limits.memory)) || quantity(string(self.memory)).compareTo(quantity(string(self.limits.memory))) <= 0",
      "message": "must be less than or equal to the memory limit", "fieldPath": ".memory"}
 ]))]
 pub struct ResourceSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "quantity_text::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
     pub cpu: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "quantity_text::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
     pub memory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<ResourceLimits>,
@@ -128,15 +130,17 @@ pub struct ResourceSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(self.cpu) || (isQuantity(self.cpu) && quantity(self.cpu).isGreaterThan(quantity('0')))",
+    {"rule": "!has(self.cpu) || (isQuantity(string(self.cpu)) && quantity(string(self.cpu)).isGreaterThan(quantity('0')))",
      "message": "must be a quantity greater than zero", "fieldPath": ".cpu"},
-    {"rule": "!has(self.memory) || (isQuantity(self.memory) && quantity(self.memory).isGreaterThan(quantity('0')))",
+    {"rule": "!has(self.memory) || (isQuantity(string(self.memory)) && quantity(string(self.memory)).isGreaterThan(quantity('0')))",
      "message": "must be a quantity greater than zero", "fieldPath": ".memory"}
 ]))]
 pub struct ResourceLimits {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "quantity_text::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
     pub cpu: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "quantity_text::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
     pub memory: Option<String>,
 }
 
@@ -264,9 +268,9 @@ pub struct AutoScalingSpec {
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "has(self.storageClass) == has(oldSelf.storageClass) && (!has(self.storageClass) || self.storageClass == oldSelf.storageClass)",
      "message": "storageClass is immutable", "fieldPath": ".storageClass"},
-    {"rule": "isQuantity(self.metadataStorage) && quantity(self.metadataStorage).isGreaterThan(quantity('0'))",
+    {"rule": "isQuantity(string(self.metadataStorage)) && quantity(string(self.metadataStorage)).isGreaterThan(quantity('0'))",
      "message": "must be a quantity greater than zero", "fieldPath": ".metadataStorage"},
-    {"rule": "isQuantity(self.dataStorage) && quantity(self.dataStorage).isGreaterThan(quantity('0'))",
+    {"rule": "isQuantity(string(self.dataStorage)) && quantity(string(self.dataStorage)).isGreaterThan(quantity('0'))",
      "message": "must be a quantity greater than zero", "fieldPath": ".dataStorage"}
 ]))]
 pub struct StorageSpec {
@@ -274,9 +278,11 @@ pub struct StorageSpec {
     /// means no class (bind pre-provisioned volumes), as in a PVC. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
-    #[serde(default = "default_metadata_storage")]
+    #[serde(default = "default_metadata_storage", deserialize_with = "quantity_text::deserialize")]
+    #[schemars(schema_with = "quantity_schema")]
     pub metadata_storage: String,
-    #[serde(default = "default_data_storage")]
+    #[serde(default = "default_data_storage", deserialize_with = "quantity_text::deserialize")]
+    #[schemars(schema_with = "quantity_schema")]
     pub data_storage: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pvc_retention_policy: Option<PvcRetentionPolicy>,

@@ -95,6 +95,10 @@ impl Walk<'_> {
         if int_or_string {
             return match &node.value {
                 Value::String(s) => Some(Json::String(s.clone())),
+                Value::Float(f) if f.fract() != 0.0 => {
+                    self.problem(path, node, format!("must be a whole number or a string, got number {f}; quote it"));
+                    None
+                }
                 Value::Integer(_) | Value::Float(_) => self.integer(path, node, schema),
                 other => {
                     self.problem(path, node, format!("must be an integer or a string, got {}", other.describe()));

@@ -251,6 +251,19 @@ fn whole_numbers_written_as_floats_are_integers_and_int32_is_enforced() {
 }
 
 #[test]
+fn quantities_may_be_written_as_whole_numbers_as_in_pods() {
+    let cluster = cluster("  dataNodes:\n    resources:\n      cpu: 2\n      limits: {memory: 1073741824}\n  storage:\n    dataStorage: 5Gi\n")
+        .expect("numbers are quantities");
+    assert_eq!(cluster.spec.data_nodes.resources.cpu.as_deref(), Some("2"));
+    let limits = cluster.spec.data_nodes.resources.limits.expect("limits");
+    assert_eq!(limits.memory.as_deref(), Some("1073741824"));
+    assert_eq!(
+        spec_problems("  dataNodes:\n    resources:\n      cpu: 0.5\n"),
+        ["spec.dataNodes.resources.cpu (line 8): must be a whole number or a string, got number 0.5; quote it"]
+    );
+}
+
+#[test]
 fn enums_and_ranges_of_the_schema_are_checked() {
     assert_eq!(
         spec_problems("  imagePullPolicy: Sometimes\n  publicAPI:\n    port: 0\n"),

@@ -212,18 +212,27 @@ fn affinity(rng: &mut StdRng) -> Value {
     Value::Object(a)
 }
 
+/// A quantity as text, or as a number as pods allow (`cpu: 2`); `0.5` and `-1` are refused.
+fn quantity(rng: &mut StdRng) -> Value {
+    if maybe(rng, 20) {
+        json!(pick_v(rng, &[json!(1), json!(2), json!(4_294_967_296_i64), json!(0), json!(-1), json!(0.5)], 3))
+    } else {
+        json!(pick_v(rng, QUANTITIES, 13))
+    }
+}
+
 fn resources(rng: &mut StdRng) -> Value {
     let mut r = Map::new();
     for field in ["cpu", "memory"] {
         if maybe(rng, 60) {
-            r.insert(field.into(), json!(pick_v(rng, QUANTITIES, 13)));
+            r.insert(field.into(), quantity(rng));
         }
     }
     if maybe(rng, 40) {
         let mut limits = Map::new();
         for field in ["cpu", "memory"] {
             if maybe(rng, 70) {
-                limits.insert(field.into(), json!(pick_v(rng, QUANTITIES, 13)));
+                limits.insert(field.into(), quantity(rng));
             }
         }
         r.insert("limits".into(), Value::Object(limits));
@@ -294,7 +303,7 @@ pub fn spec(rng: &mut StdRng, plugins: bool) -> Value {
         let mut storage = Map::new();
         for field in ["metadataStorage", "dataStorage"] {
             if maybe(rng, 60) {
-                storage.insert(field.into(), json!(pick_v(rng, QUANTITIES, 13)));
+                storage.insert(field.into(), quantity(rng));
             }
         }
         if maybe(rng, 40) {
