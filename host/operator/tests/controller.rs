@@ -426,5 +426,18 @@ async fn objects_over_kubernetes_limits_are_never_applied() {
     .await;
     let config_maps = Api::<ConfigMap>::namespaced(admin.clone(), "limits");
     assert!(config_maps.get_opt("big-config").await.expect("get").is_none(), "nothing is applied");
+
+    // Quantities stored as numbers (`cpu: 2`, as kubectl sends them) are read back as quantities.
+    create_cluster(&admin, "limits", "num", json!({"dataNodes": {"resources": {"cpu": 2, "limits": {"cpu": 4}}}}))
+        .await
+        .expect("numbers are quantities");
+    let statefulsets: Api<StatefulSet> = Api::namespaced(admin.clone(), "limits");
+    eventually("the data StatefulSet requests 2 cpus", || async {
+        statefulsets.get_opt("num-data").await.ok().flatten().is_some_and(|sts| {
+            let resources = sts.spec.and_then(|s| s.template.spec).and_then(|p| p.containers[0].resources.clone());
+            resources.and_then(|r| r.requests).is_some_and(|r| r.get("cpu").is_some_and(|q| q.0 == "2"))
+        })
+    })
+    .await;
     operator.stop().await;
 }
