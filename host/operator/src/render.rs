@@ -134,6 +134,14 @@ fn parse_one_cluster(
     }
     match cluster {
         Some((cluster, locations)) => Ok((cluster, locations, warnings)),
+        None if other_kind.is_none() => Err(RenderError::Invalid(InputErrors {
+            problems: vec![Problem {
+                path: String::new(),
+                line: None,
+                column: None,
+                message: "the input holds no AntflyCluster document".into(),
+            }],
+        })),
         None => Err(RenderError::WrongKind {
             api_version: "antfly.io/v1".into(),
             kind: other_kind.unwrap_or_default().to_string(),

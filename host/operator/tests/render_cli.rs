@@ -149,3 +149,36 @@ fn render_refuses_files_over_the_api_servers_limit_without_reading_them_whole() 
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is larger than 3145728 bytes"));
 }
+
+#[test]
+fn core_errors_and_plugin_errors_are_reported_in_one_list() {
+    let mut child = operator()
+        .args(["render", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let input = "apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: both\nspec:\n  metadataNodes:\n    replicas: 4\n  eks:\n    enabled: true\n    irsaRoleARN: nope\n";
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("spec.metadataNodes.replicas (line 7): must be odd"), "{stderr}");
+    assert!(stderr.contains("spec.eks.irsaRoleARN (line 10): plugin \"eks\" rejected its settings"), "{stderr}");
+}
+
+#[test]
+fn an_empty_input_says_so() {
+    let mut child = operator()
+        .args(["render", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    child.stdin.take().expect("stdin").write_all(b"# nothing\n---\n").expect("writes");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the input holds no AntflyCluster"));
+}
