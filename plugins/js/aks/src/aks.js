@@ -16,6 +16,9 @@
 //!     "workloadIdentityTenantId": "<uuid>"   // ServiceAccount tenant-id annotation
 //!   }
 //!
+//! Workload Identity also needs the pod label `azure.workload.identity/use: "true"`, which a
+//! contribution of WIT 0.1 cannot carry: this plugin sets the ServiceAccount side only.
+//!
 //! Metadata (Raft) pods never go to Spot: only the data role receives the Spot selector,
 //! toleration and grace period. An AKS node pool is either Spot or regular, so with
 //! `spotDataNodes` the `nodePool` pins metadata nodes only.
