@@ -218,6 +218,8 @@ fn aks_wrong_types_and_contradictions_are_named_by_field() {
             ("workloadIdentityTenantId".to_string(), ErrorCode::Conflict),
         ]
     );
+    // Keys of Object.prototype are unknown settings like any other.
+    assert_eq!(problems(r#"{"constructor":1}"#), vec![("constructor".to_string(), ErrorCode::InvalidSettings)]);
     // A pool is either Spot or regular: metadata nodes cannot share the Spot pool.
     assert_eq!(
         problems(r#"{"spotDataNodes":true,"nodePool":"dbpool","spotNodePool":"dbpool"}"#),

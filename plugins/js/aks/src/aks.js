@@ -107,7 +107,8 @@ function parseSettings(text) {
   const problems = [];
   const settings = {};
   for (const [key, value] of Object.entries(raw)) {
-    const expected = SETTINGS_TYPES[key];
+    // Own keys only: `constructor` or `__proto__` are unknown settings, not Object's.
+    const expected = Object.hasOwn(SETTINGS_TYPES, key) ? SETTINGS_TYPES[key] : undefined;
     if (expected === undefined) {
       const known = Object.keys(SETTINGS_TYPES).join(', ');
       problems.push(invalid(key, `unknown setting ${JSON.stringify(key)}; known settings: ${known}`));
