@@ -43,4 +43,37 @@ pub mod fixtures {
     pub fn wit_dir() -> &'static Path {
         Path::new(env!("ANTFLY_WIT_DIR"))
     }
+
+    /// The component of the JavaScript plugin `plugins/js/{name}`, as `.ci/js-plugins.sh`
+    /// builds it into `target/plugins-js/{name}.wasm`. Cargo does not build it (that needs
+    /// Node.js and npm), so a missing or stale component is an error that says what to run.
+    pub fn js_component(name: &str) -> Result<PathBuf, String> {
+        // This crate lives in `host/bundled-plugins`.
+        let repository = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap_or(Path::new("."));
+        let component = repository.join(format!("target/plugins-js/{name}.wasm"));
+        let project = repository.join(format!("plugins/js/{name}"));
+        let build = "build it with `bash .ci/js-plugins.sh` (needs Node.js 20+ and npm; `.ci/run` does this \
+                     before `cargo test`)";
+        let Ok(built) = std::fs::metadata(&component).and_then(|m| m.modified()) else {
+            return Err(format!(
+                "the JavaScript plugin {name} is not built: {} is missing; {build}",
+                component.display()
+            ));
+        };
+        let mut sources = vec![project.join("package-lock.json"), project.join("build.mjs")];
+        if let Ok(entries) = std::fs::read_dir(project.join("src")) {
+            sources.extend(entries.flatten().map(|entry| entry.path()));
+        }
+        let newer = sources
+            .into_iter()
+            .find(|source| std::fs::metadata(source).and_then(|m| m.modified()).is_ok_and(|modified| modified > built));
+        match newer {
+            Some(source) => Err(format!(
+                "the JavaScript plugin {name} is stale: {} changed after {} was built; {build}",
+                source.display(),
+                component.display()
+            )),
+            None => Ok(component),
+        }
+    }
 }

@@ -128,3 +128,23 @@ fn a_plugin_that_fails_in_the_sandbox_fails_its_fixture() {
     assert!(!tested.status.success(), "{report}");
     assert!(report.contains("FAIL  loop.yaml") && report.contains("exceeded its deadline"), "{report}");
 }
+
+/// The JavaScript `aks` provider (`plugins/js/aks`, built by `.ci/js-plugins.sh`) passes its
+/// own fixtures through `plugins test`, exactly as a vendor's CI would run it. Fails, rather
+/// than skips, when the component is missing.
+#[test]
+fn the_javascript_aks_plugin_passes_its_fixtures() {
+    let component = antfly_bundled_plugins::fixtures::js_component("aks").unwrap_or_else(|message| panic!("{message}"));
+    let fixtures = repo("plugins/js/aks/fixtures");
+    let tested = Command::new(OPERATOR)
+        .args(["plugins", "test", &component.to_string_lossy(), "--world", "scheduling-provider", "--name", "aks"])
+        .args(["--fixtures", &fixtures.to_string_lossy()])
+        // Shared with the plugin host's tests: the 12 MB component compiles once per change.
+        .env("ANTFLY_PLUGIN_CACHE_DIR", repo("target/plugin-cache/tests"))
+        .output()
+        .expect("antfly-operator runs");
+    let report = text(&tested);
+    assert!(tested.status.success(), "{report}");
+    let count = std::fs::read_dir(&fixtures).expect("fixtures").count();
+    assert!(report.contains(&format!("fixtures: {count} passed, 0 failed")), "{report}");
+}

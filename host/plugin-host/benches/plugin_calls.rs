@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the plugin host: one call to each first-party plugin on a fresh
-//! instance, loading a precompiled component from the disk cache, and a first compile.
+//! instance, loading a precompiled component from the disk cache, and a first compile; the
+//! same for the JavaScript `aks` provider next to the Rust `eks` one.
 //!
-//! Run: `cargo bench -p antfly-plugin-host --bench plugin_calls`
+//! Run: `bash .ci/js-plugins.sh && cargo bench -p antfly-plugin-host --bench plugin_calls`
 
 use std::hint::black_box;
 
@@ -29,6 +30,25 @@ fn source(name: &str) -> PluginSource {
 fn load(host: &PluginHost, name: &str) -> Plugin {
     host.load(source(name)).unwrap_or_else(|e| panic!("{name} loads: {e}"))
 }
+
+/// The JavaScript `aks` provider, built by `.ci/js-plugins.sh`.
+fn js_source() -> PluginSource {
+    let path = antfly_bundled_plugins::fixtures::js_component("aks").unwrap_or_else(|message| panic!("{message}"));
+    PluginSource {
+        name: "aks".to_string(),
+        world: World::SchedulingProvider,
+        version: "0.1.0".to_string(),
+        wasm: WasmBytes::File(path),
+        sha256: None,
+    }
+}
+
+fn load_js(host: &PluginHost) -> Plugin {
+    host.load(js_source()).unwrap_or_else(|e| panic!("aks loads: {e}"))
+}
+
+/// Settings of the same weight as the eks benchmark's: Spot, a pool, VM sizes, an identity.
+const AKS_SETTINGS: &str = r#"{"spotDataNodes":true,"nodePool":"dbpool","vmSizes":["Standard_D8ds_v5"],"workloadIdentityClientId":"6f1c2a4e-1b2c-4d5e-8f90-123456789abc"}"#;
 
 fn role(role: Role, replicas: u32) -> RoleView {
     RoleView {
@@ -81,6 +101,15 @@ fn calls(c: &mut Criterion) {
         b.iter(|| eks.validate_settings(black_box(&eks_view)).expect("call").expect("valid"))
     });
 
+    let aks = load_js(&host);
+    let aks_view = cluster(AKS_SETTINGS);
+    group.bench_function("aks_js_contribute_data", |b| {
+        b.iter(|| aks.contribute(black_box(&aks_view), Role::Data).expect("call").expect("contribution"))
+    });
+    group.bench_function("aks_js_validate_settings", |b| {
+        b.iter(|| aks.validate_settings(black_box(&aks_view)).expect("call").expect("valid"))
+    });
+
     let gke = load(&host, "gke");
     let gke_view = cluster(r#"{"autopilot":true}"#);
     group.bench_function("gke_contribute_data", |b| {
@@ -125,9 +154,19 @@ fn loading(c: &mut Criterion) {
         })
     });
 
+    assert_eq!(load_js(&host).loaded_from(), LoadedFrom::Compiled);
+    group.bench_function("aks_js_from_disk_cache", |b| {
+        b.iter(|| {
+            let plugin = load_js(&host);
+            debug_assert_eq!(plugin.loaded_from(), LoadedFrom::Cache);
+            plugin
+        })
+    });
+
     let uncached = PluginHost::new(HostConfig::default()).expect("host starts");
     group.sample_size(10);
     group.bench_function("eks_first_compile", |b| b.iter(|| load(&uncached, "eks")));
+    group.bench_function("aks_js_first_compile", |b| b.iter(|| load_js(&uncached)));
     group.finish();
 }
 

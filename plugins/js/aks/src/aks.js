@@ -16,6 +16,9 @@
 //!     "workloadIdentityTenantId": "<uuid>"   // ServiceAccount tenant-id annotation
 //!   }
 //!
+//! Workload Identity also needs the pod label `azure.workload.identity/use: "true"`, which a
+//! contribution of WIT 0.1 cannot carry: this plugin sets the ServiceAccount side only.
+//!
 //! Metadata (Raft) pods never go to Spot: only the data role receives the Spot selector,
 //! toleration and grace period. An AKS node pool is either Spot or regular, so with
 //! `spotDataNodes` the `nodePool` pins metadata nodes only.
@@ -104,7 +107,8 @@ function parseSettings(text) {
   const problems = [];
   const settings = {};
   for (const [key, value] of Object.entries(raw)) {
-    const expected = SETTINGS_TYPES[key];
+    // Own keys only: `constructor` or `__proto__` are unknown settings, not Object's.
+    const expected = Object.hasOwn(SETTINGS_TYPES, key) ? SETTINGS_TYPES[key] : undefined;
     if (expected === undefined) {
       const known = Object.keys(SETTINGS_TYPES).join(', ');
       problems.push(invalid(key, `unknown setting ${JSON.stringify(key)}; known settings: ${known}`));
