@@ -4,10 +4,12 @@ use crate::api::AntflyCluster;
 use crate::validate::{ValidatedCluster, ValidationErrors, validate};
 
 /// Parse a cluster named `c` in namespace `ns` with the given `spec` YAML (indented by 2).
+/// Typed deserialisation only, without the schema's checks, so that validation itself meets
+/// out-of-range values.
 pub fn parse(spec: &str) -> AntflyCluster {
     let yaml =
         format!("apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: c\n  namespace: ns\nspec:\n{spec}");
-    serde_yaml::from_str(&yaml).expect("fixture YAML must parse")
+    serde_saphyr::from_str(&yaml).expect("fixture YAML must parse")
 }
 
 pub fn validated(spec: &str) -> ValidatedCluster {

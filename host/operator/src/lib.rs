@@ -12,6 +12,7 @@ pub mod compose;
 pub mod controller;
 pub mod examples;
 pub mod extensions;
+pub mod parse;
 pub mod pipeline;
 pub mod render;
 pub mod status;

@@ -5,9 +5,9 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use antfly_operator::{api, render};
+use antfly_operator::api;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use cli::input::read_input;
+use cli::input::{read_input, render_command};
 use cli::plugins::PluginArgs;
 use cli::run::{RunArgs, run_operator};
 
@@ -38,6 +38,10 @@ enum Command {
         /// development cluster (examples/dev-cluster.yaml).
         #[arg(short = 'f', long = "filename")]
         file: Option<PathBuf>,
+        /// Drop unknown fields with a warning instead of refusing them
+        /// (like `kubectl --validate=warn`; the default is `--validate=strict`'s refusal).
+        #[arg(long)]
+        lenient: bool,
         #[command(flatten)]
         plugins: PluginArgs,
     },
@@ -106,8 +110,7 @@ fn main() -> ExitCode {
     let matches = Cli::command().version(VERSION.as_str()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
-        Command::Render { file, plugins } => read_input(file.as_ref())
-            .and_then(|yaml| render::render(&yaml, &plugins.load()?).map_err(|e| e.to_string())),
+        Command::Render { file, lenient, plugins } => render_command(file.as_ref(), lenient, &plugins),
         Command::Plugins { command: PluginsCommand::List { plugins } } => {
             plugins.load().map(|resolver| cli::plugins::list(&resolver))
         }

@@ -1,8 +1,9 @@
 //! The one pipeline that `render` and every reconcile run: validate, resolve plugin
-//! contributions, build. Pure apart from the plugin calls, which the resolver sandboxes.
+//! contributions, build, and check the built objects against Kubernetes' limits. Pure apart
+//! from the plugin calls, which the resolver sandboxes.
 
 use crate::api::AntflyCluster;
-use crate::build::{ClusterResources, build_resources};
+use crate::build::{ClusterResources, build_resources, limits};
 use crate::compose::{Contributions, ExtensionError, ExtensionResolver};
 use crate::status::{CONFIGURATION_VALID, PLUGINS_READY};
 use crate::validate::{ValidatedCluster, ValidationErrors, validate};
@@ -18,6 +19,8 @@ pub struct DesiredState {
 /// The step of the pipeline that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// The spec, or the objects composed from it and the plugins' contributions, break a rule
+    /// (of this operator or of the API server).
     #[error("invalid AntflyCluster:\n{0}")]
     Invalid(#[source] ValidationErrors),
     #[error("{0}")]
@@ -50,10 +53,16 @@ impl PipelineError {
     }
 }
 
-/// Validate `cluster`, resolve its plugin contributions and build its objects.
+/// Validate `cluster`, resolve its plugin contributions, build its objects and check them.
 pub fn desired_state(cluster: &AntflyCluster, resolver: &dyn ExtensionResolver) -> Result<DesiredState, PipelineError> {
     let cluster = validate(cluster).map_err(PipelineError::Invalid)?;
     let contributions = resolver.resolve(&cluster).map_err(PipelineError::Plugins)?;
     let resources = build_resources(&cluster, &contributions);
+    // What the plugins added may break Kubernetes' limits (annotation totals, spread pairs,
+    // ConfigMap size): the API server would refuse those objects, so none is applied.
+    let errors = limits::check(&cluster, &contributions, &resources);
+    if !errors.is_empty() {
+        return Err(PipelineError::Invalid(ValidationErrors { errors }));
+    }
     Ok(DesiredState { cluster, contributions, resources })
 }

@@ -1,35 +1,191 @@
-//! `render`: the reconcile pipeline stopped before apply: parse, validate, resolve plugins,
-//! build, and print every object as multi-document YAML.
+//! `render`: parse, then the reconcile pipeline ([`crate::pipeline`]) stopped before apply,
+//! and print every object as multi-document YAML.
+//!
+//! Every problem of the input is reported in one list: parse problems (with lines), the
+//! validation errors of what could be read, the plugins' verdicts on their settings and the
+//! limits of the composed objects.
+
+use std::fmt;
 
 use crate::api::AntflyCluster;
 use crate::build::ClusterResources;
-use crate::compose::ExtensionResolver;
-use crate::pipeline::{PipelineError, desired_state};
+use crate::compose::{ExtensionError, ExtensionResolver};
+use crate::parse::{self, Locations, Object, ParseOptions, Problem};
+use crate::pipeline::{DesiredState, PipelineError, desired_state};
+use crate::validate::{FieldError, ValidatedCluster};
 
 /// The development cluster `render` uses when no file is given.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../../examples/dev-cluster.yaml");
 
+/// Every problem of an input, in one list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputErrors {
+    pub problems: Vec<Problem>,
+}
+
+impl InputErrors {
+    /// Problems in the order they were written; those without a line keep their place at the end.
+    fn sorted(mut problems: Vec<Problem>) -> Self {
+        problems.sort_by_key(|p| p.line.unwrap_or(u64::MAX));
+        Self { problems }
+    }
+}
+
+impl fmt::Display for InputErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.problems.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for InputErrors {}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("failed to parse AntflyCluster: {0}")]
-    Parse(#[source] serde_yaml::Error),
+    #[error("invalid input:\n{0}")]
+    Invalid(#[source] InputErrors),
     #[error("expected kind AntflyCluster in apiVersion antfly.io/v1, got kind {kind:?} in {api_version:?}")]
     WrongKind { api_version: String, kind: String },
-    #[error(transparent)]
-    Pipeline(#[from] PipelineError),
+    /// A plugin failed for a reason that is not in the input (sandbox limit, trap, bad output).
+    #[error("{0}")]
+    Extension(#[source] ExtensionError),
     #[error("failed to serialise objects: {0}")]
     Serialise(String),
 }
 
-/// Parse one AntflyCluster document, checking its apiVersion and kind.
-pub fn parse_cluster(yaml: &str) -> Result<AntflyCluster, RenderError> {
-    let value: serde_yaml::Value = serde_yaml::from_str(yaml).map_err(RenderError::Parse)?;
-    let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let (api_version, kind) = (field("apiVersion"), field("kind"));
-    if api_version != "antfly.io/v1" || kind != "AntflyCluster" {
-        return Err(RenderError::WrongKind { api_version, kind });
+impl RenderError {
+    fn invalid(errors: Vec<FieldError>, locations: Option<&Locations>) -> Self {
+        RenderError::Invalid(InputErrors {
+            problems: errors.iter().map(|e| Problem::located(&e.path, e.message.clone(), locations)).collect(),
+        })
     }
-    serde_yaml::from_value(value).map_err(RenderError::Parse)
+}
+
+/// How `render` reads its input.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RenderOptions {
+    pub parse: ParseOptions,
+}
+
+/// What `render` prints, and the warnings it writes to stderr.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub yaml: String,
+    pub warnings: Vec<Problem>,
+}
+
+/// Parse the one AntflyCluster of `yaml`, strictly.
+pub fn parse_cluster(yaml: &str) -> Result<AntflyCluster, RenderError> {
+    parse_one_cluster(yaml, &crate::compose::NoPlugins, RenderOptions::default()).map(|(cluster, _, _)| cluster)
+}
+
+fn parse_one_cluster(
+    yaml: &str,
+    resolver: &dyn ExtensionResolver,
+    options: RenderOptions,
+) -> Result<(AntflyCluster, Locations, Vec<Problem>), RenderError> {
+    let parsed = match parse::parse(yaml, options.parse) {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            let mut problems = errors.problems;
+            // Validate what could be read, so that one run lists every problem.
+            if let Some((cluster, locations)) = errors.partial.iter().find_map(|d| match &d.object {
+                Object::Cluster(c) => Some((c, &d.locations)),
+                _ => None,
+            }) && let Err(RenderError::Invalid(more)) = desired(cluster, resolver)
+            {
+                let more = more.problems.into_iter().map(|p| relocate(p, locations));
+                let related = |p: &Problem| problems.iter().any(|q| related_paths(&p.path, &q.path));
+                let extra: Vec<Problem> = more.filter(|p| !related(p)).collect();
+                problems.extend(extra);
+            }
+            return Err(RenderError::Invalid(InputErrors::sorted(problems)));
+        }
+    };
+    let mut warnings = parsed.warnings;
+    let mut cluster = None;
+    let mut other_kind = None;
+    let mut problems = Vec::new();
+    for document in parsed.documents {
+        match document.object {
+            Object::Cluster(c) if cluster.is_none() => cluster = Some((*c, document.locations)),
+            Object::Cluster(_) => problems.push(Problem {
+                path: String::new(),
+                line: Some(document.line),
+                column: None,
+                message: "render takes one AntflyCluster per input; this is a second one".into(),
+            }),
+            other => {
+                other_kind.get_or_insert(other.kind());
+                warnings.push(Problem {
+                    path: String::new(),
+                    line: Some(document.line),
+                    column: None,
+                    message: format!(
+                        "this {} was checked but is not rendered: render prints one AntflyCluster's objects",
+                        other.kind()
+                    ),
+                })
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RenderError::Invalid(InputErrors { problems }));
+    }
+    match cluster {
+        Some((cluster, locations)) => Ok((cluster, locations, warnings)),
+        None if other_kind.is_none() => Err(RenderError::Invalid(InputErrors {
+            problems: vec![Problem {
+                path: String::new(),
+                line: None,
+                column: None,
+                message: "the input holds no AntflyCluster document".into(),
+            }],
+        })),
+        None => Err(RenderError::WrongKind {
+            api_version: "antfly.io/v1".into(),
+            kind: other_kind.unwrap_or_default().to_string(),
+        }),
+    }
+}
+
+/// A problem found on a partial object, placed by the document's locations.
+fn relocate(problem: Problem, locations: &Locations) -> Problem {
+    if problem.line.is_some() {
+        return problem;
+    }
+    Problem::located(&problem.path, problem.message, Some(locations))
+}
+
+/// Whether one path is the other or lies under it (`spec.a` and `spec.a.b`, `spec.a[0]`).
+fn related_paths(a: &str, b: &str) -> bool {
+    let under = |child: &str, parent: &str| {
+        child == parent
+            || (child.starts_with(parent) && matches!(child.as_bytes().get(parent.len()), Some(b'.' | b'[')))
+    };
+    under(a, b) || under(b, a)
+}
+
+/// The shared pipeline, with every input problem in one [`RenderError::Invalid`] list: core
+/// validation, the plugins' verdicts on their settings, and the limits of what was composed.
+pub fn desired(cluster: &AntflyCluster, resolver: &dyn ExtensionResolver) -> Result<DesiredState, RenderError> {
+    desired_state(cluster, resolver).map_err(|error| match error {
+        PipelineError::Invalid(core) => {
+            let mut errors = core.errors;
+            // Ask the plugins about their own settings as well, so that one run lists everything.
+            if let Err(error) = resolver.resolve(&ValidatedCluster::for_settings_check(cluster))
+                && let Some(field_error) = error.as_field_error()
+                && !errors.contains(&field_error)
+            {
+                errors.push(field_error);
+            }
+            RenderError::invalid(errors, None)
+        }
+        PipelineError::Plugins(error) => match error.as_field_error() {
+            Some(field_error) => RenderError::invalid(vec![field_error], None),
+            None => RenderError::Extension(error),
+        },
+    })
 }
 
 /// Serialise objects as multi-document YAML.
@@ -38,13 +194,28 @@ pub fn to_yaml(resources: &ClusterResources) -> Result<String, RenderError> {
     let mut out = String::new();
     for object in objects {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&object).map_err(|e| RenderError::Serialise(e.to_string()))?);
+        out.push_str(&serde_saphyr::to_string(&object).map_err(|e| RenderError::Serialise(e.to_string()))?);
     }
     Ok(out)
 }
 
-/// Parse, validate, resolve, build and serialise one AntflyCluster document.
+/// Parse, validate, resolve, build and serialise the AntflyCluster of `yaml`, with options.
+pub fn render_with(
+    yaml: &str,
+    resolver: &dyn ExtensionResolver,
+    options: RenderOptions,
+) -> Result<Rendered, RenderError> {
+    let (cluster, locations, warnings) = parse_one_cluster(yaml, resolver, options)?;
+    let DesiredState { resources, .. } = desired(&cluster, resolver).map_err(|error| match error {
+        RenderError::Invalid(errors) => RenderError::Invalid(InputErrors::sorted(
+            errors.problems.into_iter().map(|p| relocate(p, &locations)).collect(),
+        )),
+        other => other,
+    })?;
+    Ok(Rendered { yaml: to_yaml(&resources)?, warnings })
+}
+
+/// Parse (strictly), validate, resolve, build and serialise one AntflyCluster document.
 pub fn render(yaml: &str, resolver: &dyn ExtensionResolver) -> Result<String, RenderError> {
-    let cluster = parse_cluster(yaml)?;
-    to_yaml(&desired_state(&cluster, resolver)?.resources)
+    render_with(yaml, resolver, RenderOptions::default()).map(|r| r.yaml)
 }

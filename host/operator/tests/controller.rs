@@ -405,3 +405,44 @@ async fn pvcs_are_deleted_only_when_the_retention_policy_says_so() {
     assert!(kept.metadata.deletion_timestamp.is_none(), "PVCs are never deleted under Retain");
     operator.stop().await;
 }
+
+/// A spec whose built objects break a Kubernetes limit (here the ConfigMap's 1 MiB) passes
+/// the CRD, but the operator applies nothing and says why in ConfigurationValid.
+#[tokio::test]
+async fn objects_over_kubernetes_limits_are_never_applied() {
+    let cp = ControlPlane::start().await.expect("control plane");
+    let admin = cp.client();
+    install_operator_manifests(&admin).await;
+    namespace(&admin, "limits").await;
+    let operator = RunningOperator::start(operator_client(&cp), "replica-a");
+    let config = format!("{{\"blob\": \"{}\"}}", "z".repeat(1_100_000));
+    create_cluster(&admin, "limits", "big", json!({"config": config})).await.expect("the CRD accepts it");
+    eventually("ConfigurationValid=False names the ConfigMap limit", || async {
+        status_of(&admin, "limits", "big").await.is_some_and(|s| {
+            s.phase == Some(ClusterPhase::Failed)
+                && s.conditions.iter().any(|c| {
+                    c.type_ == "ConfigurationValid"
+                        && c.status == "False"
+                        && c.message.contains("spec.config: the generated config.json is")
+                        && c.message.contains("a ConfigMap holds at most 1048576")
+                })
+        })
+    })
+    .await;
+    let config_maps = Api::<ConfigMap>::namespaced(admin.clone(), "limits");
+    assert!(config_maps.get_opt("big-config").await.expect("get").is_none(), "nothing is applied");
+
+    // Quantities stored as numbers (`cpu: 2`, as kubectl sends them) are read back as quantities.
+    create_cluster(&admin, "limits", "num", json!({"dataNodes": {"resources": {"cpu": 2, "limits": {"cpu": 4}}}}))
+        .await
+        .expect("numbers are quantities");
+    let statefulsets: Api<StatefulSet> = Api::namespaced(admin.clone(), "limits");
+    eventually("the data StatefulSet requests 2 cpus", || async {
+        statefulsets.get_opt("num-data").await.ok().flatten().is_some_and(|sts| {
+            let resources = sts.spec.and_then(|s| s.template.spec).and_then(|p| p.containers[0].resources.clone());
+            resources.and_then(|r| r.requests).is_some_and(|r| r.get("cpu").is_some_and(|q| q.0 == "2"))
+        })
+    })
+    .await;
+    operator.stop().await;
+}

@@ -37,8 +37,8 @@ fn the_chart_carries_the_current_crds_and_the_kustomize_base_is_the_rendered_cha
 
 #[test]
 fn the_chart_and_the_image_follow_the_operator_version() {
-    let chart: serde_yaml::Value =
-        serde_yaml::from_str(&repo_file("deploy/helm/antfly-operator/Chart.yaml")).expect("chart");
+    let chart: serde_json::Value =
+        serde_saphyr::from_str(&repo_file("deploy/helm/antfly-operator/Chart.yaml")).expect("chart");
     assert_eq!(chart["version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
     assert_eq!(chart["appVersion"].as_str(), Some(env!("CARGO_PKG_VERSION")));
     let docs = documents(chart_manifests());
@@ -135,7 +135,7 @@ fn the_service_monitor_scrapes_the_metrics_service() {
     let docs = documents(&rendered);
     let monitor = find(&docs, "ServiceMonitor", RELEASE);
     let service = find(&docs, "Service", &format!("{RELEASE}-metrics"));
-    let selector = monitor["spec"]["selector"]["matchLabels"].as_mapping().expect("matchLabels");
+    let selector = monitor["spec"]["selector"]["matchLabels"].as_object().expect("matchLabels");
     for (key, value) in selector {
         assert_eq!(&service["metadata"]["labels"][key], value, "the Service lacks the label {key:?}");
     }
@@ -297,9 +297,9 @@ impl PodFilesystem {
 
     /// Runs an init container's command with its paths mapped to the volumes it mounts,
     /// and `image_root` as its own root filesystem.
-    fn run_init_container(&mut self, container: &serde_yaml::Value, image_root: &Path) {
+    fn run_init_container(&mut self, container: &serde_json::Value, image_root: &Path) {
         let mounts: Vec<(String, PathBuf)> = container["volumeMounts"]
-            .as_sequence()
+            .as_array()
             .expect("mounts")
             .iter()
             .map(|m| {
@@ -315,12 +315,8 @@ impl PodFilesystem {
             }
             if arg.starts_with('/') { format!("{}{arg}", image_root.display()) } else { arg.to_owned() }
         };
-        let command: Vec<String> = container["command"]
-            .as_sequence()
-            .expect("command")
-            .iter()
-            .map(|a| map(a.as_str().expect("arg")))
-            .collect();
+        let command: Vec<String> =
+            container["command"].as_array().expect("command").iter().map(|a| map(a.as_str().expect("arg"))).collect();
         let status = std::process::Command::new(&command[0]).args(&command[1..]).status().expect("init command runs");
         assert!(status.success(), "init container command {command:?} failed");
     }
@@ -328,15 +324,15 @@ impl PodFilesystem {
     /// Composes the operator container's view of `dir` into a fresh directory.
     fn container_view(
         &mut self,
-        container: &serde_yaml::Value,
-        volumes: &[serde_yaml::Value],
-        config_maps: &[&serde_yaml::Value],
+        container: &serde_json::Value,
+        volumes: &[serde_json::Value],
+        config_maps: &[&serde_json::Value],
         images: &std::collections::BTreeMap<String, PathBuf>,
         dir: &str,
     ) -> PathBuf {
         let view = self.root.path().join("view");
-        let mut mounts: Vec<&serde_yaml::Value> = container["volumeMounts"]
-            .as_sequence()
+        let mut mounts: Vec<&serde_json::Value> = container["volumeMounts"]
+            .as_array()
             .expect("mounts")
             .iter()
             .filter(|m| m["mountPath"].as_str().is_some_and(|p| p.starts_with(dir)))
@@ -347,7 +343,7 @@ impl PodFilesystem {
             let target = view.join(mount["mountPath"].as_str().expect("path").trim_start_matches('/'));
             let volume = volumes.iter().find(|v| v["name"].as_str() == Some(name)).expect("mounted volume exists");
             let sub_path = mount["subPath"].as_str();
-            let source = if volume["emptyDir"].is_mapping() {
+            let source = if volume["emptyDir"].is_object() {
                 self.volume_dir(name, sub_path)
             } else if let Some(map_name) = volume["configMap"]["name"].as_str() {
                 let config_map = config_maps
@@ -355,9 +351,8 @@ impl PodFilesystem {
                     .find(|c| c["metadata"]["name"].as_str() == Some(map_name))
                     .expect("mounted ConfigMap is rendered");
                 let files = self.volume_dir(name, None);
-                for (key, value) in config_map["data"].as_mapping().expect("data") {
-                    std::fs::write(files.join(key.as_str().expect("key")), value.as_str().expect("value"))
-                        .expect("write");
+                for (key, value) in config_map["data"].as_object().expect("data") {
+                    std::fs::write(files.join(key), value.as_str().expect("value")).expect("write");
                 }
                 sub_path.map_or(files.clone(), |s| files.join(s))
             } else {
@@ -399,18 +394,18 @@ fn plugins_list_in_the_pod(delivery: &str, pin: &str) -> std::process::Output {
     let pod = &find(&docs, "Deployment", RELEASE)["spec"]["template"]["spec"];
     let operator = &pod["containers"][0];
     let plugin_dir = operator["args"]
-        .as_sequence()
+        .as_array()
         .expect("args")
         .iter()
         .find_map(|a| a.as_str().and_then(|a| a.strip_prefix("--plugin-dir=")))
         .expect("--plugin-dir is passed")
         .to_owned();
-    let volumes = pod["volumes"].as_sequence().expect("volumes").clone();
-    let config_maps: Vec<&serde_yaml::Value> =
+    let volumes = pod["volumes"].as_array().expect("volumes").clone();
+    let config_maps: Vec<&serde_json::Value> =
         docs.iter().filter(|d| d["kind"].as_str() == Some("ConfigMap")).collect();
 
     let mut fs = PodFilesystem::new();
-    for init in pod["initContainers"].as_sequence().into_iter().flatten() {
+    for init in pod["initContainers"].as_array().into_iter().flatten() {
         assert_eq!(init["image"].as_str(), Some(image));
         fs.run_init_container(init, image_root.path());
     }

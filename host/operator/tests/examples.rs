@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use antfly_operator::api::{AntflyBackup, AntflyRestore};
 use antfly_operator::compose::NoPlugins;
-use antfly_operator::pipeline::PipelineError;
+use antfly_operator::parse::{Object, ParseOptions, parse};
 use antfly_operator::render::{RenderError, render};
 
 fn examples() -> Vec<(PathBuf, String)> {
@@ -24,7 +23,7 @@ fn examples() -> Vec<(PathBuf, String)> {
 }
 
 fn kind(text: &str) -> String {
-    let value: serde_yaml::Value = serde_yaml::from_str(text).expect("example is YAML");
+    let value: serde_json::Value = serde_saphyr::from_str(text).expect("example is YAML");
     value["kind"].as_str().unwrap_or_default().to_string()
 }
 
@@ -33,8 +32,12 @@ fn every_cluster_example_renders_or_names_its_missing_plugin() {
     for (path, text) in examples().into_iter().filter(|(_, t)| kind(t) == "AntflyCluster") {
         match render(&text, &NoPlugins) {
             Ok(yaml) => assert!(yaml.contains("kind: StatefulSet"), "{}", path.display()),
-            Err(RenderError::Pipeline(PipelineError::Plugins(err))) => {
-                assert!(err.to_string().contains("is not available"), "{}: {err}", path.display())
+            Err(RenderError::Invalid(err)) => {
+                assert!(
+                    err.problems.iter().all(|p| p.message.contains("is not available")),
+                    "{}: {err}",
+                    path.display()
+                )
             }
             Err(err) => panic!("{}: {err}", path.display()),
         }
@@ -45,18 +48,17 @@ fn every_cluster_example_renders_or_names_its_missing_plugin() {
 fn backup_and_restore_examples_parse() {
     let mut seen = 0;
     for (path, text) in examples() {
-        match kind(&text).as_str() {
-            "AntflyBackup" => {
-                let backup: AntflyBackup = serde_yaml::from_str(&text).expect("backup parses");
+        let parsed = parse(&text, ParseOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        match &parsed.documents[0].object {
+            Object::Backup(backup) => {
                 assert!(backup.spec.destination.location.starts_with("s3://"), "{}", path.display());
                 seen += 1;
             }
-            "AntflyRestore" => {
-                let restore: AntflyRestore = serde_yaml::from_str(&text).expect("restore parses");
+            Object::Restore(restore) => {
                 assert_eq!(restore.spec.source.backup_id, "backup-20250101-020000");
                 seen += 1;
             }
-            _ => {}
+            Object::Cluster(_) => {}
         }
     }
     assert_eq!(seen, 2);

@@ -12,11 +12,7 @@ fn render_without_a_file_prints_the_embedded_dev_cluster() {
     let out = operator().arg("render").output().expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let yaml = String::from_utf8(out.stdout).expect("utf-8");
-    let docs: Vec<serde_yaml::Value> = yaml
-        .split("---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| serde_yaml::from_str(d).expect("yaml doc"))
-        .collect();
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&yaml).expect("yaml documents");
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap_or_default()).collect();
     assert_eq!(kinds, ["ConfigMap", "Service", "Service", "StatefulSet", "StatefulSet"]);
     assert_eq!(docs[3]["metadata"]["name"], "dev-metadata");
@@ -37,8 +33,11 @@ fn render_reads_stdin_and_reports_every_field_error() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "nothing is rendered for invalid input");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("spec.metadataNodes.replicas: must be odd (3 or 5; 1 for development), got 4"), "{stderr}");
-    assert!(stderr.contains("spec.config: must be valid JSON"), "{stderr}");
+    assert!(
+        stderr.contains("spec.metadataNodes.replicas (line 7): must be odd (3 or 5; 1 for development), got 4\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("spec.config (line 8): must be valid JSON"), "{stderr}");
 }
 
 #[test]
@@ -83,15 +82,14 @@ fn render_produces_the_seeds_resulting_pod_template_for_eks_spot() {
     let out = operator().args(["render", "-f", example]).output().expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let yaml = String::from_utf8(out.stdout).expect("utf-8");
-    let docs: Vec<serde_yaml::Value> =
-        yaml.split("---\n").filter(|d| !d.trim().is_empty()).map(|d| serde_yaml::from_str(d).expect("doc")).collect();
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&yaml).expect("yaml documents");
     let pod = |name: &str| {
         docs.iter()
             .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == name)
             .map(|d| d["spec"]["template"]["spec"].clone())
             .expect("statefulset")
     };
-    let expected: serde_yaml::Value = serde_yaml::from_str(
+    let expected: serde_json::Value = serde_saphyr::from_str(
         r#"
 nodeSelector:
   workload: antfly
@@ -116,4 +114,71 @@ terminationGracePeriodSeconds: 25
     let metadata = pod("my-cluster-metadata");
     assert!(metadata["nodeSelector"].is_null() && metadata["tolerations"].is_null(), "metadata pods never go to Spot");
     assert!(metadata["terminationGracePeriodSeconds"].is_null());
+}
+
+#[test]
+fn lenient_render_warns_about_unknown_fields_and_strict_render_refuses_them() {
+    let input = "apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: typo\nspec:\n  metadataNodes:\n    replica: 5\n";
+    let run = |args: &[&str]| {
+        let mut child = operator()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
+        child.wait_with_output().expect("finishes")
+    };
+    let strict = run(&["render", "-f", "-"]);
+    assert!(!strict.status.success());
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        stderr.contains("spec.metadataNodes.replica (line 7): unknown field \"replica\" (did you mean \"replicas\"?)"),
+        "{stderr}"
+    );
+    let lenient = run(&["render", "--lenient", "-f", "-"]);
+    assert!(lenient.status.success(), "{}", String::from_utf8_lossy(&lenient.stderr));
+    assert!(String::from_utf8_lossy(&lenient.stderr).starts_with("warning: spec.metadataNodes.replica (line 7)"));
+    assert!(String::from_utf8_lossy(&lenient.stdout).contains("kind: StatefulSet"));
+}
+
+#[test]
+fn render_refuses_files_over_the_api_servers_limit_without_reading_them_whole() {
+    let out = operator().args(["render", "-f", "/dev/zero"]).output().expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is larger than 3145728 bytes"));
+}
+
+#[test]
+fn core_errors_and_plugin_errors_are_reported_in_one_list() {
+    let mut child = operator()
+        .args(["render", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let input = "apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: both\nspec:\n  metadataNodes:\n    replicas: 4\n  eks:\n    enabled: true\n    irsaRoleARN: nope\n";
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("spec.metadataNodes.replicas (line 7): must be odd"), "{stderr}");
+    assert!(stderr.contains("spec.eks.irsaRoleARN (line 10): plugin \"eks\" rejected its settings"), "{stderr}");
+}
+
+#[test]
+fn an_empty_input_says_so() {
+    let mut child = operator()
+        .args(["render", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    child.stdin.take().expect("stdin").write_all(b"# nothing\n---\n").expect("writes");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the input holds no AntflyCluster"));
 }

@@ -8,9 +8,18 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::schema::preserve_unknown_object;
+use super::schema::{preserve_unknown_object, quantity_schema, quantity_text};
 
 pub const DEFAULT_IMAGE: &str = "ghcr.io/antflydb/antfly:latest";
+
+/// Longest role name in object names (`{c}-metadata`).
+const LONGEST_ROLE: &str = "metadata";
+/// Length of the hash the StatefulSet controller appends to `{c}-{role}` in the
+/// `controller-revision-hash` label (a 32-bit hash in decimal: up to 10 characters).
+const REVISION_HASH_LEN: usize = 10;
+/// Longest cluster name whose `controller-revision-hash` label value, `{c}-metadata-{hash}`,
+/// fits in 63 characters; pod names `{c}-metadata-{ordinal}` are shorter still.
+pub const MAX_CLUSTER_NAME_LEN: usize = 63 - (1 + LONGEST_ROLE.len()) - (1 + REVISION_HASH_LEN);
 
 /// Desired state of an Antfly database cluster.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -94,12 +103,25 @@ fn default_replicas() -> i32 {
 }
 
 /// CPU and memory for one node type. Requests come from `cpu`/`memory`; limits are optional.
+/// Every quantity is greater than zero, and a request is at most its limit.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.cpu) || (isQuantity(string(self.cpu)) && quantity(string(self.cpu)).isGreaterThan(quantity('0')))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".cpu"},
+    {"rule": "!has(self.memory) || (isQuantity(string(self.memory)) && quantity(string(self.memory)).isGreaterThan(quantity('0')))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".memory"},
+    {"rule": "!has(self.cpu) || !has(self.limits) || !has(self.limits.cpu) || !isQuantity(string(self.cpu)) || !isQuantity(string(self.limits.cpu)) || quantity(string(self.cpu)).compareTo(quantity(string(self.limits.cpu))) <= 0",
+     "message": "must be less than or equal to the cpu limit", "fieldPath": ".cpu"},
+    {"rule": "!has(self.memory) || !has(self.limits) || !has(self.limits.memory) || !isQuantity(string(self.memory)) || !isQuantity(string(self.limits.memory)) || quantity(string(self.memory)).compareTo(quantity(string(self.limits.memory))) <= 0",
+     "message": "must be less than or equal to the memory limit", "fieldPath": ".memory"}
+]))]
 pub struct ResourceSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "quantity_text::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
     pub cpu: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "quantity_text::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
     pub memory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<ResourceLimits>,
@@ -107,10 +129,18 @@ pub struct ResourceSpec {
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.cpu) || (isQuantity(string(self.cpu)) && quantity(string(self.cpu)).isGreaterThan(quantity('0')))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".cpu"},
+    {"rule": "!has(self.memory) || (isQuantity(string(self.memory)) && quantity(string(self.memory)).isGreaterThan(quantity('0')))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".memory"}
+]))]
 pub struct ResourceLimits {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "quantity_text::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
     pub cpu: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "quantity_text::option", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "quantity_schema")]
     pub memory: Option<String>,
 }
 
@@ -119,18 +149,34 @@ pub struct ResourceLimits {
 #[serde(rename_all = "camelCase")]
 pub struct SchedulingSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
     pub tolerations: Vec<Toleration>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_selector: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Affinity>,
+    /// No two constraints share topologyKey and whenUnsatisfiable (a list-map on both keys).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), extend(
+        "x-kubernetes-list-type" = "map",
+        "x-kubernetes-list-map-keys" = ["topologyKey", "whenUnsatisfiable"]
+    ))]
     pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
 }
 
 /// Raft metadata nodes: a fixed, odd replica count that is never autoscaled.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, !has(t.tolerationSeconds) || (has(t.effect) && t.effect == 'NoExecute'))",
+     "message": "a toleration with tolerationSeconds must have effect NoExecute", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, (has(t.key) && t.key != '') || (has(t.operator) && t.operator == 'Exists'))",
+     "message": "a toleration with an empty key must have operator Exists", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, !has(t.operator) || t.operator != 'Exists' || !has(t.value) || t.value == '')",
+     "message": "a toleration with operator Exists takes no value", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.topologySpreadConstraints) || self.topologySpreadConstraints.all(c, c.maxSkew > 0 && (!has(c.minDomains) || (c.minDomains > 0 && c.whenUnsatisfiable == 'DoNotSchedule')))",
+     "message": "maxSkew must be at least 1, and minDomains (at least 1) needs whenUnsatisfiable DoNotSchedule", "fieldPath": ".topologySpreadConstraints"}
+]))]
 pub struct MetadataNodesSpec {
     /// Odd, for Raft quorum: 3 or 5 in production, 1 for development.
     #[serde(default = "default_replicas")]
@@ -153,6 +199,16 @@ impl Default for MetadataNodesSpec {
 /// Replicated data nodes; may autoscale and may run on Spot capacity.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, !has(t.tolerationSeconds) || (has(t.effect) && t.effect == 'NoExecute'))",
+     "message": "a toleration with tolerationSeconds must have effect NoExecute", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, (has(t.key) && t.key != '') || (has(t.operator) && t.operator == 'Exists'))",
+     "message": "a toleration with an empty key must have operator Exists", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.tolerations) || self.tolerations.all(t, !has(t.operator) || t.operator != 'Exists' || !has(t.value) || t.value == '')",
+     "message": "a toleration with operator Exists takes no value", "fieldPath": ".tolerations"},
+    {"rule": "!has(self.topologySpreadConstraints) || self.topologySpreadConstraints.all(c, c.maxSkew > 0 && (!has(c.minDomains) || (c.minDomains > 0 && c.whenUnsatisfiable == 'DoNotSchedule')))",
+     "message": "maxSkew must be at least 1, and minDomains (at least 1) needs whenUnsatisfiable DoNotSchedule", "fieldPath": ".topologySpreadConstraints"}
+]))]
 pub struct DataNodesSpec {
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 1))]
@@ -211,15 +267,22 @@ pub struct AutoScalingSpec {
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "has(self.storageClass) == has(oldSelf.storageClass) && (!has(self.storageClass) || self.storageClass == oldSelf.storageClass)",
-     "message": "storageClass is immutable", "fieldPath": ".storageClass"}
+     "message": "storageClass is immutable", "fieldPath": ".storageClass"},
+    {"rule": "isQuantity(string(self.metadataStorage)) && quantity(string(self.metadataStorage)).isGreaterThan(quantity('0'))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".metadataStorage"},
+    {"rule": "isQuantity(string(self.dataStorage)) && quantity(string(self.dataStorage)).isGreaterThan(quantity('0'))",
+     "message": "must be a quantity greater than zero", "fieldPath": ".dataStorage"}
 ]))]
 pub struct StorageSpec {
-    /// StorageClass of every PVC; empty uses the cluster default. Immutable.
+    /// StorageClass of every PVC. Absent (or null) uses the cluster's default class; `""`
+    /// means no class (bind pre-provisioned volumes), as in a PVC. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
-    #[serde(default = "default_metadata_storage")]
+    #[serde(default = "default_metadata_storage", deserialize_with = "quantity_text::deserialize")]
+    #[schemars(schema_with = "quantity_schema")]
     pub metadata_storage: String,
-    #[serde(default = "default_data_storage")]
+    #[serde(default = "default_data_storage", deserialize_with = "quantity_text::deserialize")]
+    #[schemars(schema_with = "quantity_schema")]
     pub data_storage: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pvc_retention_policy: Option<PvcRetentionPolicy>,

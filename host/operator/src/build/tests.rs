@@ -358,3 +358,55 @@ fn render_order_is_the_documented_apply_order() {
         ]
     );
 }
+
+#[test]
+fn composed_annotations_over_256_kib_are_reported_with_their_sources() {
+    let cluster = validated("  serviceMesh:\n    enabled: true\n    annotations:\n      a: x\n");
+    let mut contributions = Contributions::default();
+    contributions.data.scheduling.push(SchedulingContribution {
+        plugin: "acme".into(),
+        pod_annotations: BTreeMap::from([("acme.io/blob".to_string(), "y".repeat(limits_max()))]),
+        ..SchedulingContribution::default()
+    });
+    let resources = build_resources(&cluster, &contributions);
+    let errors = limits::check(&cluster, &contributions, &resources);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "spec.serviceMesh.annotations");
+    assert!(errors[0].message.starts_with("the data pods' annotations total"), "{errors:?}");
+    assert!(errors[0].message.contains("from plugin \"acme\""), "{errors:?}");
+    assert!(
+        limits::check(&cluster, &Contributions::default(), &build_resources(&cluster, &Contributions::default()))
+            .is_empty()
+    );
+}
+
+fn limits_max() -> usize {
+    crate::validate::MAX_ANNOTATIONS_BYTES
+}
+
+#[test]
+fn a_plugin_spread_that_repeats_the_users_pair_is_reported() {
+    let cluster = validated(
+        "  dataNodes:\n    topologySpreadConstraints:\n      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway}\n",
+    );
+    let mut contributions = Contributions::default();
+    contributions.data.scheduling.push(SchedulingContribution {
+        plugin: "acme".into(),
+        topology_spread: vec![crate::compose::merge::default_zone_spread("c", crate::base::Role::Data)],
+        ..SchedulingContribution::default()
+    });
+    let errors = limits::check(&cluster, &contributions, &build_resources(&cluster, &contributions));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "spec.dataNodes.topologySpreadConstraints");
+}
+
+#[test]
+fn a_config_map_over_one_mib_is_reported() {
+    let big = "z".repeat(super::limits::MAX_CONFIG_MAP_BYTES);
+    let cluster = validated(&format!("  config: '{{\"blob\": \"{big}\"}}'\n"));
+    let errors =
+        limits::check(&cluster, &Contributions::default(), &build_resources(&cluster, &Contributions::default()));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "spec.config");
+    assert!(errors[0].message.contains("a ConfigMap holds at most 1048576"), "{errors:?}");
+}

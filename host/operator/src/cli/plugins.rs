@@ -48,7 +48,7 @@ pub fn try_plugin_yaml(resolver: &PluginResolver, cluster_yaml: &str, plugin: &s
     let cluster = parse_cluster(cluster_yaml).map_err(|e| e.to_string())?;
     let validated = validate(&cluster).map_err(|e| format!("invalid AntflyCluster:\n{e}"))?;
     let report = resolver.try_plugin(&validated, plugin).map_err(|e| e.to_string())?;
-    serde_yaml::to_string(&report).map_err(|e| format!("failed to serialise the report: {e}"))
+    serde_saphyr::to_string(&report).map_err(|e| format!("failed to serialise the report: {e}"))
 }
 
 /// `plugins list`: one line per plugin with its world, version, sha256 and origin.
@@ -219,7 +219,7 @@ fn read_fixtures(dir: Option<&Path>) -> Result<Vec<(String, Fixture)>, String> {
         .map(|path| {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("failed to read {}: {e}", path.display()))?;
             let fixture: Fixture =
-                serde_yaml::from_str(&text).map_err(|e| format!("{} is not a fixture: {e}", path.display()))?;
+                serde_saphyr::from_str(&text).map_err(|e| format!("{} is not a fixture: {e}", path.display()))?;
             let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             Ok((file, fixture))
         })

@@ -84,6 +84,25 @@ pub enum ExtensionError {
     InvalidContribution { plugin: String, message: String },
 }
 
+impl ExtensionError {
+    /// The error as a problem of the input, when it is one: a missing plugin or settings the
+    /// plugin refused. Failures of the plugin itself are not.
+    pub fn as_field_error(&self) -> Option<crate::validate::FieldError> {
+        use crate::validate::FieldError;
+        match self {
+            ExtensionError::PluginNotAvailable { world, plugin, field, hint } => Some(FieldError {
+                path: field.to_string(),
+                message: format!("{} plugin {plugin:?} is not available{hint}", world.as_str()),
+            }),
+            ExtensionError::SettingsRejected { plugin, field, message } => Some(FieldError {
+                path: field.clone(),
+                message: format!("plugin {plugin:?} rejected its settings: {message}"),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Turns a validated cluster's plugin requests into contributions.
 ///
 /// `render` and the controller share one resolver, so both print and apply the same objects.

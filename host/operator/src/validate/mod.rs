@@ -4,7 +4,10 @@
 //! panics. The CRD's CEL rules repeat what CEL can express, so the API server rejects it too.
 
 mod rules;
+pub mod scheduling;
 pub mod syntax;
+
+pub use rules::{MAX_ANNOTATIONS_BYTES, MAX_CLUSTER_NAME_LEN, annotations_size};
 
 use std::fmt;
 
@@ -57,6 +60,21 @@ pub struct ValidatedCluster {
 }
 
 impl ValidatedCluster {
+    /// The cluster with defaults applied but NOT validated, only to ask plugins whether they
+    /// accept their settings when the core spec is invalid, so that one run reports both.
+    /// Never build objects from it.
+    pub fn for_settings_check(cluster: &AntflyCluster) -> Self {
+        let mut ignored = Vec::new();
+        let user_config = rules::check_spec(&cluster.spec, &mut ignored);
+        Self {
+            name: cluster.metadata.name.clone().unwrap_or_default(),
+            namespace: cluster.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+            uid: cluster.metadata.uid.clone(),
+            spec: cluster.spec.clone(),
+            user_config,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -162,17 +180,36 @@ fn settings_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// The cluster's own labels, annotations and finalizers, as the API server checks them.
+fn check_object_meta(cluster: &AntflyCluster, errors: &mut Vec<FieldError>) {
+    let mut e = scheduling::Errors(errors);
+    if let Some(labels) = &cluster.metadata.labels {
+        rules::check_labels("metadata.labels", labels, &mut e);
+    }
+    if let Some(annotations) = &cluster.metadata.annotations {
+        for key in annotations.keys() {
+            e.check(format!("metadata.annotations[{key}]"), syntax::qualified_name(key));
+        }
+        let size = annotations_size(annotations);
+        if size > MAX_ANNOTATIONS_BYTES {
+            e.push(
+                "metadata.annotations",
+                format!("total {size} bytes, more than Kubernetes' {MAX_ANNOTATIONS_BYTES}"),
+            );
+        }
+    }
+    for (i, finalizer) in cluster.metadata.finalizers.iter().flatten().enumerate() {
+        e.check(format!("metadata.finalizers[{i}]"), syntax::qualified_name(finalizer));
+    }
+}
+
 /// Validate a cluster and apply defaults. Reports every error at once.
 pub fn validate(cluster: &AntflyCluster) -> Result<ValidatedCluster, ValidationErrors> {
     let mut errors = Vec::new();
     let name = cluster.metadata.name.clone().unwrap_or_default();
-    if let Err(message) = syntax::dns1123_label(&name, rules::MAX_CLUSTER_NAME_LEN) {
-        errors.push(FieldError { path: "metadata.name".into(), message });
-    }
     let namespace = cluster.metadata.namespace.clone().unwrap_or_else(|| "default".into());
-    if let Err(message) = syntax::dns1123_label(&namespace, 63) {
-        errors.push(FieldError { path: "metadata.namespace".into(), message });
-    }
+    rules::check_names(&name, &namespace, &cluster.spec, &mut errors);
+    check_object_meta(cluster, &mut errors);
     let user_config = rules::check_spec(&cluster.spec, &mut errors);
     if !errors.is_empty() {
         return Err(ValidationErrors { errors });

@@ -2,26 +2,56 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Toleration, TopologySpreadConstraint};
 use serde_json::{Map, Value};
 
 use super::FieldError;
+use super::scheduling::{self, Errors, MAX_SCHEDULING_ITEMS};
 use super::syntax;
 use crate::api::{AntflyClusterSpec, AutoScalingSpec, ResourceSpec, SchedulingSpec};
 
-/// `{c}-metadata` plus the StatefulSet's `-{hash}` revision label must fit in 63 characters.
-pub const MAX_CLUSTER_NAME_LEN: usize = 40;
+pub use crate::api::MAX_CLUSTER_NAME_LEN;
+/// Kubernetes' limit on the total size of one object's annotations.
+pub const MAX_ANNOTATIONS_BYTES: usize = 256 << 10;
+/// Size of the `antfly.io/config-hash` annotation the operator adds to the pod template.
+const CONFIG_HASH_ANNOTATION_BYTES: usize = "antfly.io/config-hash".len() + 64;
 
-struct Errors<'a>(&'a mut Vec<FieldError>);
+/// Size of annotations as the API server counts it: keys plus values.
+pub fn annotations_size(annotations: &BTreeMap<String, String>) -> usize {
+    annotations.iter().fold(0usize, |sum, (k, v)| sum.saturating_add(k.len()).saturating_add(v.len()))
+}
 
-impl Errors<'_> {
-    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { path: path.into(), message: message.into() });
+/// The names that derive from the cluster's name and namespace: Services (DNS-1035), pod
+/// names and revision labels (63), and the pods' DNS names (253).
+pub fn check_names(name: &str, namespace: &str, spec: &AntflyClusterSpec, errors: &mut Vec<FieldError>) {
+    let mut errors = Errors(errors);
+    let e = &mut errors;
+    let name_ok = syntax::dns1035_label(name, MAX_CLUSTER_NAME_LEN);
+    let name_valid = name_ok.is_ok();
+    e.check(
+        "metadata.name",
+        name_ok.map_err(|m| {
+            if m.starts_with("must be at most") {
+                format!("{m}, so that pod names and the StatefulSets' controller-revision-hash labels fit in 63")
+            } else {
+                m
+            }
+        }),
+    );
+    let namespace_ok = syntax::dns1123_label(namespace, 63);
+    let namespace_valid = namespace_ok.is_ok();
+    e.check("metadata.namespace", namespace_ok);
+    if let Some(domain) = &spec.cluster_domain {
+        e.check("spec.clusterDomain", syntax::dns1123_subdomain(domain));
     }
-
-    fn check(&mut self, path: impl Into<String>, result: Result<(), String>) {
-        if let Err(message) = result {
-            self.push(path, message);
+    if name_valid && namespace_valid {
+        let domain = spec.cluster_domain.as_deref().unwrap_or(crate::api::DEFAULT_CLUSTER_DOMAIN);
+        let last = spec.metadata_nodes.replicas.saturating_sub(1).max(0);
+        let host = format!("{name}-metadata-{last}.{name}-metadata.{namespace}.svc.{domain}");
+        if host.len() > 253 {
+            e.push(
+                "spec.clusterDomain",
+                format!("makes the pods' DNS names {} characters long, more than 253 ({host})", host.len()),
+            );
         }
     }
 }
@@ -30,9 +60,7 @@ impl Errors<'_> {
 pub fn check_spec(spec: &AntflyClusterSpec, errors: &mut Vec<FieldError>) -> Map<String, Value> {
     let mut errors = Errors(errors);
     let e = &mut errors;
-    if spec.image.trim().is_empty() {
-        e.push("spec.image", "must not be empty");
-    }
+    e.check("spec.image", syntax::image_reference(&spec.image));
     let config = parse_config(spec.config.as_deref(), e);
 
     let metadata_replicas = spec.metadata_nodes.replicas;
@@ -55,11 +83,12 @@ pub fn check_spec(spec: &AntflyClusterSpec, errors: &mut Vec<FieldError>) -> Map
     }
 
     let storage = &spec.storage;
-    if let Some(class) = &storage.storage_class {
+    // An empty class is Kubernetes' "no class": bind pre-provisioned volumes, no provisioning.
+    if let Some(class) = storage.storage_class.as_deref().filter(|c| !c.is_empty()) {
         e.check("spec.storage.storageClass", syntax::dns1123_subdomain(class));
     }
-    e.check("spec.storage.metadataStorage", syntax::quantity(&storage.metadata_storage));
-    e.check("spec.storage.dataStorage", syntax::quantity(&storage.data_storage));
+    e.check("spec.storage.metadataStorage", syntax::positive_quantity(&storage.metadata_storage).map(drop));
+    e.check("spec.storage.dataStorage", syntax::positive_quantity(&storage.data_storage).map(drop));
 
     if let Some(policy) = spec.image_pull_policy.as_deref()
         && !matches!(policy, "Always" | "IfNotPresent" | "Never")
@@ -90,9 +119,6 @@ pub fn check_spec(spec: &AntflyClusterSpec, errors: &mut Vec<FieldError>) -> Map
         {
             e.push(path, format!("must be at least 1, got {max}"));
         }
-    }
-    if let Some(domain) = &spec.cluster_domain {
-        e.check("spec.clusterDomain", syntax::dns1123_subdomain(domain));
     }
     check_mesh(spec, e);
     check_cloud(spec, e);
@@ -140,73 +166,63 @@ fn check_replication_factor(config: &Map<String, Value>, data_replicas: i32, e: 
 
 fn check_resources(path: &str, resources: &ResourceSpec, e: &mut Errors) {
     let limits = resources.limits.as_ref();
-    let fields = [
-        ("cpu", resources.cpu.as_deref()),
-        ("memory", resources.memory.as_deref()),
-        ("limits.cpu", limits.and_then(|l| l.cpu.as_deref())),
-        ("limits.memory", limits.and_then(|l| l.memory.as_deref())),
+    let pairs = [
+        ("cpu", resources.cpu.as_deref(), limits.and_then(|l| l.cpu.as_deref())),
+        ("memory", resources.memory.as_deref(), limits.and_then(|l| l.memory.as_deref())),
     ];
-    for (field, value) in fields {
-        if let Some(value) = value {
-            e.check(format!("{path}.{field}"), syntax::quantity(value));
+    for (name, request, limit) in pairs {
+        let request_value = request.and_then(|value| check_amount(e, format!("{path}.{name}"), value));
+        let limit_value = limit.and_then(|value| check_amount(e, format!("{path}.limits.{name}"), value));
+        if let (Some(request_amount), Some(limit_amount)) = (request_value, limit_value)
+            && request_amount > limit_amount
+        {
+            e.push(
+                format!("{path}.{name}"),
+                format!(
+                    "must be less than or equal to the {name} limit ({}), got {}",
+                    limit.unwrap_or_default(),
+                    request.unwrap_or_default()
+                ),
+            );
+        }
+    }
+}
+
+fn check_amount(e: &mut Errors, path: String, value: &str) -> Option<f64> {
+    match syntax::positive_quantity(value) {
+        Ok(amount) => Some(amount),
+        Err(message) => {
+            e.push(path, message);
+            None
         }
     }
 }
 
 fn check_scheduling(path: &str, scheduling: &SchedulingSpec, e: &mut Errors) {
     check_labels(&format!("{path}.nodeSelector"), &scheduling.node_selector, e);
-    for (i, toleration) in scheduling.tolerations.iter().enumerate() {
-        check_toleration(&format!("{path}.tolerations[{i}]"), toleration, e);
+    let lists = [
+        ("tolerations", scheduling.tolerations.len()),
+        ("topologySpreadConstraints", scheduling.topology_spread_constraints.len()),
+        ("nodeSelector", scheduling.node_selector.len()),
+    ];
+    for (field, count) in lists {
+        if count > MAX_SCHEDULING_ITEMS {
+            e.push(format!("{path}.{field}"), format!("must have at most {MAX_SCHEDULING_ITEMS} entries, got {count}"));
+        }
     }
-    for (i, constraint) in scheduling.topology_spread_constraints.iter().enumerate() {
-        check_spread(&format!("{path}.topologySpreadConstraints[{i}]"), constraint, e);
+    for (i, toleration) in scheduling.tolerations.iter().enumerate() {
+        scheduling::check_toleration(&format!("{path}.tolerations[{i}]"), toleration, e);
+    }
+    scheduling::check_spreads(&format!("{path}.topologySpreadConstraints"), &scheduling.topology_spread_constraints, e);
+    if let Some(affinity) = &scheduling.affinity {
+        scheduling::check_affinity(&format!("{path}.affinity"), affinity, e);
     }
 }
 
-fn check_labels(path: &str, labels: &BTreeMap<String, String>, e: &mut Errors) {
+pub fn check_labels(path: &str, labels: &BTreeMap<String, String>, e: &mut Errors) {
     for (key, value) in labels {
         e.check(format!("{path}[{key}]"), syntax::qualified_name(key));
         e.check(format!("{path}[{key}]"), syntax::label_value(value));
-    }
-}
-
-fn check_toleration(path: &str, toleration: &Toleration, e: &mut Errors) {
-    let operator = toleration.operator.as_deref().unwrap_or("Equal");
-    match operator {
-        "Exists" => {
-            if toleration.value.as_deref().is_some_and(|v| !v.is_empty()) {
-                e.push(format!("{path}.value"), "must be empty when operator is Exists");
-            }
-        }
-        "Equal" => {
-            if toleration.key.as_deref().unwrap_or("").is_empty() {
-                e.push(format!("{path}.key"), "must be set when operator is Equal");
-            }
-        }
-        other => e.push(format!("{path}.operator"), format!("must be Exists or Equal, got {other:?}")),
-    }
-    if let Some(key) = toleration.key.as_deref().filter(|k| !k.is_empty()) {
-        e.check(format!("{path}.key"), syntax::qualified_name(key));
-    }
-    if let Some(effect) = toleration.effect.as_deref()
-        && !matches!(effect, "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute")
-    {
-        e.push(format!("{path}.effect"), format!("must be NoSchedule, PreferNoSchedule or NoExecute, got {effect:?}"));
-    }
-}
-
-fn check_spread(path: &str, constraint: &TopologySpreadConstraint, e: &mut Errors) {
-    if constraint.max_skew < 1 {
-        e.push(format!("{path}.maxSkew"), format!("must be at least 1, got {}", constraint.max_skew));
-    }
-    if constraint.topology_key.is_empty() {
-        e.push(format!("{path}.topologyKey"), "must not be empty");
-    }
-    if !matches!(constraint.when_unsatisfiable.as_str(), "DoNotSchedule" | "ScheduleAnyway") {
-        e.push(
-            format!("{path}.whenUnsatisfiable"),
-            format!("must be DoNotSchedule or ScheduleAnyway, got {:?}", constraint.when_unsatisfiable),
-        );
     }
 }
 
@@ -255,6 +271,14 @@ fn check_mesh(spec: &AntflyClusterSpec, e: &mut Errors) {
     let Some(mesh) = &spec.service_mesh else { return };
     for key in mesh.annotations.keys() {
         e.check(format!("spec.serviceMesh.annotations[{key}]"), syntax::qualified_name(key));
+    }
+    let size = annotations_size(&mesh.annotations);
+    let room = MAX_ANNOTATIONS_BYTES - CONFIG_HASH_ANNOTATION_BYTES;
+    if size > room {
+        e.push(
+            "spec.serviceMesh.annotations",
+            format!("total {size} bytes; the pods' annotations may total {MAX_ANNOTATIONS_BYTES} (keys and values), {room} after the operator's own"),
+        );
     }
     if let Some(profile) = &mesh.profile {
         e.check("spec.serviceMesh.profile", syntax::dns1123_label(profile, 63));

@@ -19,6 +19,15 @@ pub fn dns1123_label(value: &str, max_len: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A DNS-1035 label, as Service names must be: a DNS-1123 label that starts with a letter.
+pub fn dns1035_label(value: &str, max_len: usize) -> Result<(), String> {
+    dns1123_label(value, max_len)?;
+    if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(format!("must start with a lowercase letter (it names Services), got {value:?}"));
+    }
+    Ok(())
+}
+
 /// A DNS-1123 subdomain: dot-separated labels, at most 253 characters.
 pub fn dns1123_subdomain(value: &str) -> Result<(), String> {
     if value.len() > 253 {
@@ -89,6 +98,126 @@ pub fn quantity(value: &str) -> Result<(), String> {
     if suffix_ok { Ok(()) } else { Err(err()) }
 }
 
+/// Largest quantity accepted, in base units: Kubernetes keeps quantities as int64 milli-units.
+pub const MAX_QUANTITY: f64 = 9.0e15;
+
+/// The value of a quantity in base units (`500m` is 0.5, `1Ki` is 1024), after checking its syntax.
+pub fn quantity_value(value: &str) -> Result<f64, String> {
+    quantity(value)?;
+    let err = || format!("must be a quantity such as 500m, 2 or 10Gi, got {value:?}");
+    let number_len = value.bytes().take_while(|b| b.is_ascii_digit() || matches!(b, b'.' | b'+' | b'-')).count();
+    let (number, suffix) = value.split_at(number_len);
+    let number: f64 = number.parse().map_err(|_| err())?;
+    let scale = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0f64.powi(2),
+        "Gi" => 1024.0f64.powi(3),
+        "Ti" => 1024.0f64.powi(4),
+        "Pi" => 1024.0f64.powi(5),
+        "Ei" => 1024.0f64.powi(6),
+        exponent => {
+            let digits = exponent.get(1..).ok_or_else(err)?;
+            let power: i32 = digits.parse().map_err(|_| err())?;
+            10f64.powi(power.clamp(-400, 400))
+        }
+    };
+    let result = number * scale;
+    if !result.is_finite() || result.abs() > MAX_QUANTITY {
+        return Err(format!("must be at most {MAX_QUANTITY:e} in base units, got {value:?}"));
+    }
+    Ok(result)
+}
+
+/// A quantity greater than zero.
+pub fn positive_quantity(value: &str) -> Result<f64, String> {
+    let amount = quantity_value(value)?;
+    if amount > 0.0 { Ok(amount) } else { Err(format!("must be greater than zero, got {value:?}")) }
+}
+
+/// A container image reference: `[registry[:port]/]name[:tag][@algorithm:digest]`, with
+/// lowercase name components, as the container runtime accepts them.
+pub fn image_reference(value: &str) -> Result<(), String> {
+    let err = |why: &str| {
+        Err(format!("must be an image reference such as ghcr.io/antflydb/antfly:latest ({why}), got {value:?}"))
+    };
+    if value.is_empty() || value.trim() != value {
+        return err("no surrounding whitespace");
+    }
+    if value.len() > 4096 {
+        return err("at most 4096 characters");
+    }
+    let (rest, digest) = match value.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (value, None),
+    };
+    if let Some(digest) = digest {
+        let ok = digest.split_once(':').is_some_and(|(algorithm, hex)| {
+            !algorithm.is_empty()
+                && algorithm
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'.' | b'_' | b'-'))
+                && hex.len() >= 32
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        if !ok {
+            return err("the digest is algorithm:hex");
+        }
+    }
+    let (name, tag) = match rest.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
+        _ => (rest, None),
+    };
+    if let Some(tag) = tag {
+        let ok = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !ok {
+            return err("a tag is up to 128 letters, digits, '_', '.' or '-'");
+        }
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    if components.len() > 1 {
+        let first = components[0];
+        let registry = first.contains(['.', ':']) || first == "localhost";
+        if registry {
+            let (host, port) = first.split_once(':').unwrap_or((first, ""));
+            let host_ok = !host.is_empty()
+                && host.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                });
+            if !host_ok || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return err("the registry is host[:port]");
+            }
+            components.remove(0);
+        }
+    }
+    let component_ok = |c: &str| {
+        let bytes = c.as_bytes();
+        !c.is_empty()
+            && bytes[0].is_ascii_alphanumeric()
+            && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+            && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    if components.is_empty() || !components.iter().all(|c| component_ok(c)) {
+        return err("name components are lowercase letters, digits and separators");
+    }
+    Ok(())
+}
+
 /// A duration such as `30s`, `5m`, `1h30m`; returns seconds.
 pub fn duration_seconds(value: &str) -> Result<u64, String> {
     let err = || format!("must be a duration such as 30s, 5m or 1h30m, got {value:?}");
@@ -138,6 +267,39 @@ mod tests {
         assert!(label_value("").is_ok());
         assert!(label_value("true").is_ok());
         assert!(label_value("has space").is_err());
+    }
+
+    #[test]
+    fn quantity_values_are_in_base_units() {
+        assert_eq!(quantity_value("500m"), Ok(0.5));
+        assert_eq!(quantity_value("2Ki"), Ok(2048.0));
+        assert_eq!(quantity_value("1e3"), Ok(1000.0));
+        assert_eq!(quantity_value("-1"), Ok(-1.0));
+        assert!(quantity_value("1e99").is_err());
+        assert!(positive_quantity("0").is_err());
+        assert!(positive_quantity("-1Gi").is_err());
+        assert_eq!(positive_quantity("1Gi"), Ok(1073741824.0));
+    }
+
+    #[test]
+    fn image_references_follow_the_registry_grammar() {
+        for ok in [
+            "ghcr.io/antflydb/antfly:latest",
+            "antfly",
+            "localhost:5000/a/b:v1.2",
+            "registry.example.com/x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(image_reference(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", " antfly", "Antfly/Server", "a:", "a:b:c/d", "x@sha256:zz", "a//b", "-a"] {
+            assert!(image_reference(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dns1035_labels_start_with_a_letter() {
+        assert!(dns1035_label("c1", 43).is_ok());
+        assert!(dns1035_label("1c", 43).is_err());
     }
 
     #[test]

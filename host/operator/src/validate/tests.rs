@@ -112,7 +112,7 @@ fn autoscaling_needs_a_maximum_and_a_sane_range() {
 #[test]
 fn cluster_names_must_fit_child_object_names() {
     let mut cluster = parse("  image: x\n");
-    cluster.metadata.name = Some("a".repeat(41));
+    cluster.metadata.name = Some("a".repeat(44));
     let errors = validate(&cluster).expect_err("long name").errors;
     assert_eq!(errors[0].path, "metadata.name");
     cluster.metadata.name = Some("Upper".into());
@@ -187,4 +187,147 @@ fn settings_the_operator_does_not_apply_are_named() {
     assert_eq!(notes.len(), 1);
     assert!(notes[0].starts_with("spec.eks.ebsVolumeType=gp3 is not applied"), "{notes:?}");
     assert!(validated("  image: x\n").unapplied_settings().is_empty());
+}
+
+#[test]
+fn the_name_budget_keeps_revision_labels_within_63_characters() {
+    // `{c}-metadata-{hash}` with a 10-character hash is the longest derived label value.
+    assert_eq!(crate::validate::MAX_CLUSTER_NAME_LEN + "-metadata-".len() + 10, 63);
+    let mut cluster = parse("  image: x\n");
+    cluster.metadata.name = Some("a".repeat(43));
+    validate(&cluster).expect("43 characters fit");
+    cluster.metadata.name = Some("1abc".into());
+    let errors = validate(&cluster).expect_err("digit first").errors;
+    assert_eq!(errors[0].path, "metadata.name");
+    assert!(errors[0].message.contains("must start with a lowercase letter"), "{errors:?}");
+}
+
+#[test]
+fn quantities_must_be_positive_and_requests_within_limits() {
+    let found = errors(concat!(
+        "  storage:\n    dataStorage: '0'\n    metadataStorage: -1Gi\n",
+        "  dataNodes:\n    resources:\n      cpu: '2'\n      memory: 1Gi\n      limits:\n        cpu: 1500m\n        memory: 1Gi\n",
+        "  metadataNodes:\n    resources:\n      cpu: '-1'\n",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.metadataNodes.resources.cpu: must be greater than zero, got \"-1\"",
+            "spec.dataNodes.resources.cpu: must be less than or equal to the cpu limit (1500m), got 2",
+            "spec.storage.metadataStorage: must be greater than zero, got \"-1Gi\"",
+            "spec.storage.dataStorage: must be greater than zero, got \"0\"",
+        ]
+    );
+}
+
+#[test]
+fn tolerations_follow_the_api_servers_rules() {
+    let found = errors(concat!(
+        "  dataNodes:\n    tolerations:\n",
+        "      - {key: a, operator: Exists, value: b}\n",
+        "      - {operator: Equal, value: b}\n",
+        "      - {key: a, value: b, effect: NoSchedule, tolerationSeconds: 5}\n",
+        "      - {key: a, value: 'has space'}\n",
+        "      - {operator: Exists}\n",
+        "      - {key: a, value: b, effect: NoExecute, tolerationSeconds: 5}\n",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.dataNodes.tolerations[0].value: must be empty when operator is Exists",
+            "spec.dataNodes.tolerations[1].operator: must be Exists when key is empty (to tolerate every taint)",
+            "spec.dataNodes.tolerations[2].effect: must be NoExecute when tolerationSeconds is set, got \"NoSchedule\"",
+            "spec.dataNodes.tolerations[3].value: value \"has space\" must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        ]
+    );
+}
+
+#[test]
+fn spread_constraints_refuse_min_domains_without_do_not_schedule_and_duplicate_pairs() {
+    let found = errors(concat!(
+        "  dataNodes:\n    topologySpreadConstraints:\n",
+        "      - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: ScheduleAnyway, minDomains: 2}\n",
+        "      - {maxSkew: 2, topologyKey: zone, whenUnsatisfiable: ScheduleAnyway}\n",
+        "      - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, minDomains: 0, matchLabelKeys: [app]}\n",
+    ));
+    assert_eq!(
+        found,
+        [
+            "spec.dataNodes.topologySpreadConstraints[0].minDomains: may only be set when whenUnsatisfiable is DoNotSchedule",
+            "spec.dataNodes.topologySpreadConstraints[1]: duplicates another constraint with topologyKey \"zone\" and whenUnsatisfiable \"ScheduleAnyway\"",
+            "spec.dataNodes.topologySpreadConstraints[2].minDomains: must be at least 1, got 0",
+            "spec.dataNodes.topologySpreadConstraints[2].matchLabelKeys: may only be set together with labelSelector",
+        ]
+    );
+}
+
+#[test]
+fn affinity_is_validated_in_full() {
+    let found = errors(concat!(
+        "  metadataNodes:\n    affinity:\n      nodeAffinity:\n",
+        "        requiredDuringSchedulingIgnoredDuringExecution:\n          nodeSelectorTerms: []\n",
+        "        preferredDuringSchedulingIgnoredDuringExecution:\n",
+        "          - weight: 0\n            preference:\n              matchExpressions:\n",
+        "                - {key: a, operator: Gt, values: [x]}\n",
+        "                - {key: 'b c', operator: Exists}\n",
+        "      podAntiAffinity:\n        requiredDuringSchedulingIgnoredDuringExecution:\n",
+        "          - topologyKey: ''\n            labelSelector:\n              matchExpressions:\n",
+        "                - {key: a, operator: In}\n",
+        "            namespaces: [Bad]\n",
+    ));
+    let path = "spec.metadataNodes.affinity";
+    assert_eq!(
+        found,
+        [
+            format!(
+                "{path}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: must have at least one node selector term"
+            ),
+            format!(
+                "{path}.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: must be between 1 and 100, got 0"
+            ),
+            format!(
+                "{path}.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[0].values: must be one integer when operator is Gt"
+            ),
+            format!(
+                "{path}.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[1].key: key \"b c\" must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+            ),
+            format!(
+                "{path}.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: must not be empty"
+            ),
+            format!(
+                "{path}.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].values: must be set when operator is In"
+            ),
+            format!(
+                "{path}.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces[0]: must consist of lowercase letters, digits and '-', and start and end with a letter or digit, got \"Bad\""
+            ),
+        ]
+    );
+}
+
+#[test]
+fn images_annotations_and_the_cluster_domain_have_kubernetes_limits() {
+    let big = "x".repeat(crate::validate::MAX_ANNOTATIONS_BYTES);
+    let found = errors(&format!(
+        "  image: 'Not An Image'\n  clusterDomain: {}\n  serviceMesh:\n    annotations:\n      a: {big}\n",
+        ["d".repeat(60), "d".repeat(60), "d".repeat(60), "d".repeat(60)].join(".")
+    ));
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(found[0].starts_with("spec.clusterDomain: makes the pods' DNS names 274 characters"), "{found:?}");
+    assert!(found[1].starts_with("spec.image: must be an image reference"), "{found:?}");
+    assert!(found[2].starts_with("spec.serviceMesh.annotations: total 262145 bytes"), "{found:?}");
+}
+
+#[test]
+fn the_clusters_own_labels_and_annotations_are_checked() {
+    let mut cluster = parse("  image: x\n");
+    cluster.metadata.labels = Some([("team".to_string(), "a b".to_string())].into());
+    cluster.metadata.annotations = Some([("bad key!".to_string(), String::new())].into());
+    let paths: Vec<String> = validate(&cluster).expect_err("bad metadata").errors.into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, ["metadata.labels[team]", "metadata.annotations[bad key!]"]);
+}
+
+#[test]
+fn an_empty_storage_class_means_no_class() {
+    let cluster = validated("  storage:\n    storageClass: ''\n");
+    assert_eq!(cluster.spec().storage.storage_class.as_deref(), Some(""));
 }

@@ -99,16 +99,16 @@ pub fn kubectl_apply(cp: &ControlPlane, yaml: &str) -> String {
 }
 
 /// The documents of a multi-document YAML stream, without empty ones.
-pub fn documents(yaml: &str) -> Vec<serde_yaml::Value> {
-    use serde::Deserialize as _;
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|doc| serde_yaml::Value::deserialize(doc).expect("YAML document"))
+pub fn documents(yaml: &str) -> Vec<serde_json::Value> {
+    serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(yaml)
+        .expect("YAML documents")
+        .into_iter()
         .filter(|doc| !doc.is_null())
         .collect()
 }
 
 /// The one document of `kind` named `name`.
-pub fn find<'a>(docs: &'a [serde_yaml::Value], kind: &str, name: &str) -> &'a serde_yaml::Value {
+pub fn find<'a>(docs: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
     docs.iter()
         .find(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name))
         .unwrap_or_else(|| panic!("no {kind} {name} among the documents"))

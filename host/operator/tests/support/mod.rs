@@ -31,7 +31,7 @@ pub async fn apply_manifests(client: &Client, yaml: &str) {
     for doc in
         yaml.split("\n---").filter(|d| d.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')))
     {
-        let object: DynamicObject = serde_yaml::from_str(doc).expect("manifest document");
+        let object: DynamicObject = serde_saphyr::from_str(doc).expect("manifest document");
         let types = object.types.clone().expect("apiVersion and kind");
         let gvk = kube::api::GroupVersionKind::try_from(&types).expect("gvk");
         // The plural is derived from the kind; namespaced objects in our manifests name their namespace.
