@@ -303,7 +303,14 @@ mod tests {
     fn a_project_is_written_once() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let root = new_project("acme", World::MeshProfile, dir.path()).expect("written");
-        for file in ["Cargo.toml", "README.md", PROJECT_FILE, "src/lib.rs", "antfly-plugin-sdk/wit/worlds.wit", "antfly-plugin-sdk/src/panic_hook.rs"] {
+        for file in [
+            "Cargo.toml",
+            "README.md",
+            PROJECT_FILE,
+            "src/lib.rs",
+            "antfly-plugin-sdk/wit/worlds.wit",
+            "antfly-plugin-sdk/src/panic_hook.rs",
+        ] {
             assert!(root.join(file).is_file(), "{file}");
         }
         assert!(matches!(new_project("acme", World::MeshProfile, dir.path()), Err(ScaffoldError::Exists(_))));
