@@ -28,9 +28,10 @@ const FIRST_PARTY: [(&str, &str, &str); 5] = [
 ];
 
 /// Test fixtures, exposed by path only: name, crate.
-const FIXTURES: [(&str, &str); 5] = [
+const FIXTURES: [(&str, &str); 6] = [
     ("hostile", "antfly_plugin_hostile"),
     ("future-wit", "antfly_plugin_future_wit"),
+    ("wrong-signature", "antfly_plugin_wrong_signature"),
     ("template", "antfly_plugin_template"),
     ("template-mesh", "antfly_plugin_template_mesh"),
     ("template-backup", "antfly_plugin_template_backup"),

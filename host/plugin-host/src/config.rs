@@ -49,7 +49,9 @@ pub struct HostConfig {
     /// engine's compatibility hash. `None` compiles in memory at every start.
     pub cache_dir: Option<PathBuf>,
     /// Calls that may run at once; further calls wait for a slot. Also sizes the pooling
-    /// allocator.
+    /// allocator. Defaults to the available cores: plugin calls are CPU-bound, and a call
+    /// that waited for a slot starts its deadline only once it runs, so more calls than
+    /// cores would only share the cores and miss their deadlines together.
     pub max_concurrent_calls: usize,
     /// Use the pooling instance allocator (fast instantiation from pre-reserved slots).
     pub pooling: bool,
@@ -76,11 +78,16 @@ impl Default for HostConfig {
             limits: Limits::default(),
             epoch_tick: Duration::from_millis(10),
             cache_dir: None,
-            max_concurrent_calls: 8,
+            max_concurrent_calls: available_cores(),
             pooling: true,
             observer: None,
         }
     }
+}
+
+/// The cores this process may use, at least one.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 impl HostConfig {

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::files::FileError;
+
 /// Why a plugin could not be loaded. Every variant names the plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -11,7 +13,7 @@ pub enum LoadError {
         plugin: String,
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: FileError,
     },
     #[error(
         "plugin {plugin:?}: sha256 mismatch: the manifest pins {expected} but the file has \
@@ -29,6 +31,11 @@ pub enum LoadError {
          {found}"
     )]
     WorldMismatch { plugin: String, digest: String, declared: &'static str, found: String },
+    #[error(
+        "plugin {plugin:?} (sha256 {digest}): its export {export} does not match the \
+         {world} world: {problem}"
+    )]
+    ExportSignature { plugin: String, digest: String, world: &'static str, export: String, problem: String },
     #[error("plugin {plugin:?} (sha256 {digest}): failed to compile the component")]
     Compile {
         plugin: String,
@@ -65,7 +72,7 @@ pub enum ManifestError {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: FileError,
     },
     #[error("failed to parse the plugin manifest {}", path.display())]
     Parse {
@@ -116,14 +123,15 @@ pub enum CallErrorKind {
     Timeout { deadline: Duration },
     #[error("exceeded its memory limit of {} MiB", limit_bytes >> 20)]
     MemoryLimit { limit_bytes: usize },
-    #[error("exhausted its stack (limit {} KiB)", limit_bytes >> 10)]
-    StackOverflow { limit_bytes: usize },
+    #[error("{}", stack_overflow(*stack, *limit_bytes))]
+    StackOverflow { stack: Stack, limit_bytes: usize },
     #[error("panicked: {message}")]
     Panic { message: String },
     #[error("tried to use {capability}, which plugins are denied")]
     DeniedCapability { capability: String },
-    #[error("returned {size} bytes, more than the limit of {limit} bytes")]
-    OversizedOutput { size: usize, limit: usize },
+    /// `size` is `None` when the host stopped copying the result at the limit.
+    #[error("{}", oversized_output(*size, *limit))]
+    OversizedOutput { size: Option<usize>, limit: usize },
     #[error("returned an invalid value: {message}")]
     InvalidOutput { message: String },
     #[error("trapped: {message}")]
@@ -134,7 +142,40 @@ pub enum CallErrorKind {
     Instantiate { message: String },
 }
 
+/// Which stack a plugin exhausted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stack {
+    /// The wasm call stack, capped by the engine.
+    Wasm,
+    /// The shadow stack a compiled language keeps in linear memory (Rust and C put large
+    /// locals there); overflowing it shows as an out-of-bounds memory access.
+    Shadow,
+}
+
+fn stack_overflow(stack: Stack, limit_bytes: usize) -> String {
+    match stack {
+        Stack::Wasm => format!("exhausted its stack (limit {} KiB)", limit_bytes >> 10),
+        Stack::Shadow => {
+            "exhausted its stack (its shadow stack in linear memory overflowed: an out-of-bounds memory access)"
+                .to_string()
+        }
+    }
+}
+
+fn oversized_output(size: Option<usize>, limit: usize) -> String {
+    match size {
+        Some(size) => format!("returned {size} bytes, more than the limit of {limit} bytes"),
+        None => format!("returned more than the limit of {limit} bytes (the host stopped copying at the limit)"),
+    }
+}
+
 impl CallErrorKind {
+    /// A deadline is the one failure that may not repeat: the same call can finish in time
+    /// on a less loaded machine. Every other failure is deterministic.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CallErrorKind::Timeout { .. })
+    }
+
     /// A stable, short name of the class, for metrics, events and condition reasons.
     pub fn category(&self) -> &'static str {
         match self {

@@ -15,9 +15,11 @@ use crate::bindings::{
 use crate::cache::load_artifact;
 use crate::config::HostConfig;
 use crate::error::{BlockingError, HostError, LoadError};
+use crate::files::{MAX_COMPONENT_BYTES, read_regular_file};
 use crate::manifest::Manifest;
 use crate::plugin::{Plugin, WorldPre};
 use crate::runtime::Runtime;
+use crate::signature;
 use crate::source::{LoadedFrom, PluginSource, WasmBytes, World};
 
 /// Loads plugins and runs their calls. Cheap to clone.
@@ -37,17 +39,18 @@ impl PluginHost {
         &self.inner.config
     }
 
-    /// Loads one plugin: checks its pin, compiles it (or loads it from the cache), checks
-    /// that it exports the declared world at a compatible WIT version, and pre-links it.
+    /// Loads one plugin: reads it (a regular file under [`MAX_COMPONENT_BYTES`]), checks its
+    /// pin, compiles it (or loads it from the cache), checks that it exports the declared
+    /// world at a compatible WIT version with every function's exact signature, and
+    /// pre-links it.
     pub fn load(&self, source: PluginSource) -> Result<Plugin, LoadError> {
-        let bytes: Cow<'_, [u8]> = match &source.wasm {
-            WasmBytes::Static(bytes) => Cow::Borrowed(bytes),
-            WasmBytes::File(path) => Cow::Owned(std::fs::read(path).map_err(|error| LoadError::Read {
-                plugin: source.name.clone(),
-                path: path.clone(),
-                source: error,
-            })?),
-        };
+        let bytes: Cow<'_, [u8]> =
+            match &source.wasm {
+                WasmBytes::Static(bytes) => Cow::Borrowed(bytes),
+                WasmBytes::File(path) => Cow::Owned(read_regular_file(path, MAX_COMPONENT_BYTES).map_err(|error| {
+                    LoadError::Read { plugin: source.name.clone(), path: path.clone(), source: error }
+                })?),
+            };
         let digest = hex::encode(Sha256::digest(&bytes));
         if let Some(expected) = &source.sha256
             && *expected != digest
@@ -59,9 +62,16 @@ impl PluginHost {
             });
         }
         let (component, loaded_from) = self.compile(&source.name, &digest, &bytes)?;
-        check_exports(&self.inner.engine, &component, source.world, &source.name, &digest)?;
+        let interface = check_exports(&self.inner.engine, &component, source.world, &source.name, &digest)?;
         let link_error = |error| LoadError::Link { plugin: source.name.clone(), digest: digest.clone(), source: error };
         let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(link_error)?;
+        signature::check(&instance_pre, source.world, &interface).map_err(|mismatch| LoadError::ExportSignature {
+            plugin: source.name.clone(),
+            digest: digest.clone(),
+            world: source.world.as_str(),
+            export: mismatch.export,
+            problem: mismatch.problem,
+        })?;
         let pre = match source.world {
             World::SchedulingProvider => {
                 WorldPre::Scheduling(SchedulingProviderPre::new(instance_pre).map_err(link_error)?)
@@ -127,14 +137,15 @@ impl PluginHost {
     }
 }
 
-/// Checks that the component exports the interface of `world` at a compatible version.
+/// Checks that the component exports the interface of `world` at a compatible version, and
+/// returns that export's full name.
 fn check_exports(
     engine: &Engine,
     component: &Component,
     world: World,
     plugin: &str,
     digest: &str,
-) -> Result<(), LoadError> {
+) -> Result<String, LoadError> {
     let prefix = format!("{WIT_PACKAGE}/");
     let exports: Vec<(String, String)> = component
         .component_type()
@@ -157,8 +168,8 @@ fn check_exports(
             supported: WIT_VERSION,
         });
     }
-    if exports.iter().any(|(interface, _)| interface == world.interface()) {
-        return Ok(());
+    if let Some((interface, version)) = exports.iter().find(|(interface, _)| interface == world.interface()) {
+        return Ok(format!("{prefix}{interface}@{version}"));
     }
     let found = if exports.is_empty() {
         format!("no {WIT_PACKAGE} interface")

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::{WIT_PACKAGE, WIT_VERSION, parse_version, wit_compatible};
 use crate::error::{LoadError, ManifestError};
+use crate::files::{MAX_MANIFEST_BYTES, read_regular_file};
 use crate::source::{PluginSource, WasmBytes, World};
 
 /// File name of the manifest inside a plugin directory.
@@ -62,9 +63,10 @@ impl Manifest {
     /// Reads `dir/plugins.json`.
     pub fn read(dir: &Path) -> Result<Self, ManifestError> {
         let path = dir.join(MANIFEST_FILE);
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| ManifestError::Read { path: path.clone(), source })?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|source| ManifestError::Parse { path, source })?;
+        let bytes = read_regular_file(&path, MAX_MANIFEST_BYTES)
+            .map_err(|source| ManifestError::Read { path: path.clone(), source })?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|source| ManifestError::Parse { path, source })?;
         if manifest.manifest_version != 1 {
             return Err(ManifestError::Version { found: manifest.manifest_version });
         }

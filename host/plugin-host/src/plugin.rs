@@ -6,12 +6,13 @@ use std::sync::Arc;
 use wasmtime::{Store, Trap, WasmBacktrace};
 
 use crate::bindings::{BackupDestinationPre, MeshProfilePre, SchedulingProviderPre};
-use crate::error::{CallError, CallErrorKind};
+use crate::error::{CallError, CallErrorKind, Stack};
 use crate::observer::CallRecord;
 use crate::output::OutputSize;
 use crate::runtime::Runtime;
-use crate::sandbox::{CallState, DeniedTrap};
+use crate::sandbox::{CallState, DeniedTrap, GuestPanic};
 use crate::source::{LoadedFrom, PluginSource, World};
+use crate::text::{MAX_PLUGIN_TEXT_BYTES, sanitize_text};
 use crate::wit::{
     BackupPlan, BackupRequest, ClusterView, Kv, MeshClusterView, PluginError, PodView, Role, SchedulingContribution,
 };
@@ -237,22 +238,42 @@ impl Plugin {
         store.limiter(|state| state.limiter());
         store.set_epoch_deadline(host.deadline_ticks);
         store.epoch_deadline_trap();
+        // Bounds every copy out of the guest, the result included, by the output cap while it
+        // is copied: a huge list or string fails before the host allocates it.
+        store.set_hostcall_fuel(limits.max_output_bytes);
         let result = f(&mut store);
         // The instance dies with the store, trapped or not.
         let state = store.into_data();
-        let value = result.map_err(|error| self.error(call, classify(&error, &state, host)))?;
+        let value = result.map_err(|error| {
+            let kind = classify(&error, &state, host);
+            tracing::debug!(
+                plugin = %self.inner.name,
+                call,
+                error = %kind,
+                output = %sanitize_text(&state.output.text(), MAX_PLUGIN_TEXT_BYTES),
+                "plugin call failed"
+            );
+            self.error(call, kind)
+        })?;
         if let Some(capability) = state.denied.first() {
             return Err(self.error(call, CallErrorKind::DeniedCapability { capability: (*capability).to_string() }));
         }
         let size = value.output_size();
         if size > limits.max_output_bytes {
-            return Err(self.error(call, CallErrorKind::OversizedOutput { size, limit: limits.max_output_bytes }));
+            return Err(
+                self.error(call, CallErrorKind::OversizedOutput { size: Some(size), limit: limits.max_output_bytes })
+            );
         }
         Ok(value)
     }
 }
 
-/// Names the limit or fault behind a failed call.
+/// What wasmtime says when a copy out of the guest used up the hostcall fuel. Its error type
+/// is private, so it is recognised by its message (pinned by a test with a real plugin).
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// Names the limit or fault behind a failed call. Every message that can carry text of the
+/// plugin's (a panic, names in a backtrace, a host error about its values) is sanitized.
 fn classify(error: &wasmtime::Error, state: &CallState, host: &Runtime) -> CallErrorKind {
     let limits = &host.config.limits;
     let trap = error.downcast_ref::<Trap>().copied();
@@ -265,22 +286,38 @@ fn classify(error: &wasmtime::Error, state: &CallState, host: &Runtime) -> CallE
     if let Some(DeniedTrap(capability)) = error.downcast_ref::<DeniedTrap>() {
         return CallErrorKind::DeniedCapability { capability: (*capability).to_string() };
     }
-    if trap == Some(Trap::StackOverflow) {
-        return CallErrorKind::StackOverflow { limit_bytes: limits.max_wasm_stack_bytes };
+    if error.chain().any(|cause| cause.to_string().contains(HOSTCALL_FUEL_EXHAUSTED)) {
+        return CallErrorKind::OversizedOutput { size: None, limit: limits.max_output_bytes };
     }
-    let output = state.output.text();
-    if let Some(message) = panic_message(&output) {
-        return CallErrorKind::Panic { message };
+    match trap {
+        Some(Trap::StackOverflow) => {
+            return CallErrorKind::StackOverflow { stack: Stack::Wasm, limit_bytes: limits.max_wasm_stack_bytes };
+        }
+        // Memory-safe guests (Rust, a JavaScript engine) reach outside their linear memory
+        // only when their shadow stack overflows: Rust places it first, so it underflows to
+        // an address past the end of memory.
+        Some(Trap::MemoryOutOfBounds) => {
+            return CallErrorKind::StackOverflow { stack: Stack::Shadow, limit_bytes: limits.max_wasm_stack_bytes };
+        }
+        // A Rust panic aborts with `unreachable` right after its hook reported it. A report
+        // followed by any other trap is not a panic, and stderr is never read.
+        Some(Trap::UnreachableCodeReached) if state.panic.is_some() => {
+            if let Some(GuestPanic { message, location }) = &state.panic {
+                let message = if location.is_empty() { message.clone() } else { format!("{message} (at {location})") };
+                return CallErrorKind::Panic { message };
+            }
+        }
+        _ => {}
     }
     if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return CallErrorKind::Trap { message: format!("the plugin called exit({})", exit.0) };
     }
+    let message = sanitize_text(&without_backtrace(error), MAX_PLUGIN_TEXT_BYTES);
     if trap.is_some() || error.downcast_ref::<WasmBacktrace>().is_some() {
-        return CallErrorKind::Trap { message: format!("{error:#}") };
+        return CallErrorKind::Trap { message };
     }
     // Outside wasm execution: the plugin returned values that cannot be lifted (for
     // example invalid UTF-8 or an out-of-range enum), or could not be instantiated.
-    let message = format!("{error:#}");
     if message.contains("instantiat") || message.contains("concurrent") {
         CallErrorKind::Instantiate { message }
     } else {
@@ -288,25 +325,15 @@ fn classify(error: &wasmtime::Error, state: &CallState, host: &Runtime) -> CallE
     }
 }
 
-/// The message of a Rust panic, from what the plugin wrote to stderr:
-/// `thread '<unnamed>' panicked at src/lib.rs:1:2:\nmessage\nnote: ...`.
-fn panic_message(output: &str) -> Option<String> {
-    const MARKER: &str = "panicked at ";
-    let rest = &output[output.find(MARKER)? + MARKER.len()..];
-    let (location, message) = rest.split_once(":\n").unwrap_or((rest.trim_end(), ""));
-    let message = message.split("\nnote: ").next().unwrap_or_default().trim();
-    Some(if message.is_empty() { format!("at {location}") } else { format!("{message} (at {location})") })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn panic_messages_come_from_the_standard_library_format() {
-        let output = "\nthread '<unnamed>' panicked at src/lib.rs:12:5:\nboom\nnote: run with \
-                      `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
-        assert_eq!(panic_message(output).as_deref(), Some("boom (at src/lib.rs:12:5)"));
-        assert_eq!(panic_message("nothing to see"), None);
-    }
+/// The error's causes on one line, without the wasm backtrace: its frames carry names from
+/// the plugin's own name section, and a raw backtrace is no message.
+fn without_backtrace(error: &wasmtime::Error) -> String {
+    // The backtrace is attached as a context, which the chain shows by its text only.
+    const BACKTRACE: &str = "error while executing at wasm backtrace";
+    error
+        .chain()
+        .filter(|cause| !cause.to_string().starts_with(BACKTRACE))
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }

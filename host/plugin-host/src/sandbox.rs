@@ -7,13 +7,16 @@
 //! capabilities are replaced: reading the environment or the preopened directories
 //! returns nothing but is recorded, and asking for the network or for a timer traps. A
 //! call that touched a denied capability fails, even if the plugin recovered.
+//!
+//! Besides WASI, the sandbox provides one import of its own, `antfly:sandbox/guest-panic`:
+//! the SDK's panic hook reports a panic's message there before the guest aborts.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
-use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreContextMut, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::bindings::cli::environment;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
@@ -27,6 +30,7 @@ use wasmtime_wasi::p2::{
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::config::Limits;
+use crate::text::{MAX_PLUGIN_TEXT_BYTES, sanitize_text};
 
 /// Fixed wall-clock time seen by plugins: the Unix epoch.
 const PINNED_WALL_CLOCK: Duration = Duration::ZERO;
@@ -43,8 +47,18 @@ pub(crate) struct CallState {
     limiter: Limiter,
     /// Denied capabilities the plugin reached for, in order.
     pub(crate) denied: Vec<&'static str>,
-    /// What the plugin wrote to stdout and stderr, truncated.
+    /// What the plugin wrote to stdout and stderr, truncated. Never parsed: a plugin writes
+    /// whatever it likes there.
     pub(crate) output: Capture,
+    /// The first panic the guest's panic hook reported, already sanitized.
+    pub(crate) panic: Option<GuestPanic>,
+}
+
+/// A panic as the SDK's panic hook reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GuestPanic {
+    pub(crate) message: String,
+    pub(crate) location: String,
 }
 
 impl CallState {
@@ -68,6 +82,7 @@ impl CallState {
             limiter: Limiter::new(limits.memory_bytes),
             denied: Vec::new(),
             output,
+            panic: None,
         }
     }
 
@@ -98,7 +113,28 @@ pub(crate) fn link_wasi(linker: &mut Linker<CallState>) -> wasmtime::Result<()> 
     udp_create_socket::add_to_linker::<CallState, Denials>(linker, Denied::of)?;
     monotonic_clock::add_to_linker::<CallState, Denials>(linker, Denied::of)?;
     linker.allow_shadowing(false);
-    Ok(())
+    link_panic_hook(linker)
+}
+
+/// The interface the SDK's panic hook calls (see `plugins/sdk/src/panic_hook.rs`).
+pub(crate) const GUEST_PANIC_INTERFACE: &str = "antfly:sandbox/guest-panic@0.1.0";
+
+/// Provides `report(message, location)`. Its strings are copied under the hostcall fuel
+/// like every guest-to-host copy, then sanitized; only the first report counts.
+fn link_panic_hook(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    linker.instance(GUEST_PANIC_INTERFACE)?.func_wrap(
+        "report",
+        |mut store: StoreContextMut<'_, CallState>, (message, location): (String, String)| {
+            let state = store.data_mut();
+            if state.panic.is_none() {
+                state.panic = Some(GuestPanic {
+                    message: sanitize_text(&message, MAX_PLUGIN_TEXT_BYTES),
+                    location: sanitize_text(&location, MAX_PLUGIN_TEXT_BYTES / 4),
+                });
+            }
+            Ok(())
+        },
+    )
 }
 
 /// A trap raised when a plugin asks for a capability that cannot be faked as empty.

@@ -8,7 +8,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use antfly_plugin_host::wit::Role;
-use antfly_plugin_host::{CallError, CallErrorKind, HostConfig, Limits, Plugin, PluginHost, World};
+use antfly_plugin_host::{
+    CallError, CallErrorKind, HostConfig, Limits, MAX_PLUGIN_TEXT_BYTES, Plugin, PluginHost, Stack, TRUNCATION_MARKER,
+    World,
+};
 use common::{cluster, fixture, kv};
 
 /// Slack for a loaded CI machine on top of a limit.
@@ -64,7 +67,20 @@ fn deep_recursion_overflows_the_stack_cleanly() {
     let (_host, plugin) = hostile();
     let (result, _) = attack(&plugin, "recursion");
     let error = result.unwrap_err();
-    assert!(matches!(error.kind, CallErrorKind::StackOverflow { .. }), "{error}");
+    assert!(matches!(error.kind, CallErrorKind::StackOverflow { stack: Stack::Wasm, .. }), "{error}");
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn overflowing_the_shadow_stack_in_linear_memory_is_a_stack_error() {
+    let (_host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "shadow-stack");
+    let error = result.unwrap_err();
+    assert!(matches!(error.kind, CallErrorKind::StackOverflow { stack: Stack::Shadow, .. }), "{error}");
+    assert_eq!(error.kind.category(), "StackOverflow");
+    let message = error.to_string();
+    assert!(message.contains("exhausted its stack"), "{message}");
+    assert!(!message.contains("backtrace") && !message.contains('\n'), "{message}");
     assert_still_serves(&plugin);
 }
 
@@ -77,6 +93,7 @@ fn a_panic_reports_its_message() {
         panic!("expected a panic, got {error}");
     };
     assert!(message.starts_with("hostile plugin panicked on purpose (at "), "{message}");
+    assert!(message.ends_with(')') && message.contains("src/lib.rs:"), "{message}");
     assert_still_serves(&plugin);
 
     let view = cluster(r#"{"attack":"validate-panic"}"#);
@@ -86,16 +103,73 @@ fn a_panic_reports_its_message() {
 }
 
 #[test]
-fn an_oversized_result_is_refused() {
-    let (host, plugin) = hostile();
-    let (result, _) = attack(&plugin, "oversized");
+fn a_forged_panic_line_on_stderr_is_not_a_panic() {
+    let (_host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "fake-panic");
     let error = result.unwrap_err();
-    assert!(
-        matches!(error.kind, CallErrorKind::OversizedOutput { size, limit }
-            if size > 8 << 20 && limit == host.config().limits.max_output_bytes),
-        "{error}"
-    );
+    assert!(matches!(&error.kind, CallErrorKind::Trap { .. }), "{error}");
+    let message = error.to_string();
+    assert!(!message.contains("forged") && !message.contains("fake.rs"), "{message}");
+    assert!(message.contains("unreachable"), "{message}");
     assert_still_serves(&plugin);
+}
+
+#[test]
+fn a_panic_message_is_stripped_of_control_characters_and_bounded() {
+    let (_host, plugin) = hostile();
+    let (result, _) = attack(&plugin, "panic-with-tricks");
+    let error = result.unwrap_err();
+    let CallErrorKind::Panic { message } = &error.kind else { panic!("expected a panic, got {error}") };
+    assert!(message.starts_with("red OVERWRITTEN"), "{message}");
+    assert!(message.contains(TRUNCATION_MARKER), "{message}");
+    assert!(message.len() <= 2 * MAX_PLUGIN_TEXT_BYTES, "{}", message.len());
+    assert!(!message.chars().any(|c| c.is_control() || c == '\u{202e}'), "{message:?}");
+    assert!(message.ends_with(')') && message.contains("src/lib.rs:"), "{message}");
+}
+
+#[test]
+fn an_oversized_result_is_refused() {
+    // A generous deadline: building the results takes the guest a while on a loaded machine.
+    let host = PluginHost::new(HostConfig {
+        limits: Limits { deadline: Duration::from_secs(2), ..Limits::default() },
+        ..HostConfig::default()
+    })
+    .unwrap();
+    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    for attack_name in ["oversized", "huge-list", "huge-string"] {
+        let (result, _) = attack(&plugin, attack_name);
+        let error = result.unwrap_err();
+        assert!(
+            matches!(error.kind, CallErrorKind::OversizedOutput { size: None, limit }
+                if limit == host.config().limits.max_output_bytes),
+            "{attack_name}: {error}"
+        );
+        assert!(error.to_string().contains("more than the limit of 1048576 bytes"), "{error}");
+    }
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn concurrent_calls_are_bounded_by_the_cores_and_each_gets_its_whole_deadline() {
+    assert_eq!(HostConfig::default().max_concurrent_calls, antfly_plugin_host::available_cores());
+    // One slot keeps the test to one core; three calls then run in three waves.
+    let host = PluginHost::new(HostConfig { max_concurrent_calls: 1, ..HostConfig::default() }).unwrap();
+    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    let deadline = host.config().limits.deadline;
+    let started = Instant::now();
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let plugin = plugin.clone();
+            std::thread::spawn(move || attack(&plugin, "loop"))
+        })
+        .collect();
+    for call in calls {
+        let (result, elapsed) = call.join().unwrap();
+        assert!(matches!(result.unwrap_err().kind, CallErrorKind::Timeout { .. }));
+        // A call that waited for the slot did not spend its deadline waiting.
+        assert!(elapsed >= deadline - host.config().epoch_tick, "{elapsed:?}");
+    }
+    assert!(started.elapsed() >= 3 * (deadline - host.config().epoch_tick), "{:?}", started.elapsed());
 }
 
 #[test]

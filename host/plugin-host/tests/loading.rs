@@ -168,3 +168,64 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn an_export_with_the_wrong_signature_is_refused_at_load_naming_the_export() {
+    let error = common::host()
+        .load(PluginSource {
+            name: "wrong-signature".to_string(),
+            world: World::SchedulingProvider,
+            version: "0.0.0".to_string(),
+            wasm: WasmBytes::File(fixtures::path("wrong-signature")),
+            sha256: None,
+        })
+        .unwrap_err();
+    let LoadError::ExportSignature { export, problem, .. } = &error else { panic!("{error}") };
+    assert_eq!(export, "antfly:operator/scheduling@0.1.0#validate-settings");
+    assert!(problem.contains("expected func(view: cluster-view) -> result<_, list<plugin-error>>"), "{problem}");
+    assert!(problem.contains("found func(settings: string) -> bool"), "{problem}");
+    let message = error.to_string();
+    assert!(message.contains("plugin \"wrong-signature\""), "{message}");
+    assert!(message.contains("does not match the scheduling-provider world"), "{message}");
+}
+
+#[test]
+fn every_first_party_plugin_passes_the_signature_check() {
+    let host = common::host();
+    for bundled in antfly_bundled_plugins::first_party() {
+        common::bundled(&host, bundled.name);
+    }
+    for (name, world) in [("template-mesh", World::MeshProfile), ("template-backup", World::BackupDestination)] {
+        common::fixture(&host, name, world);
+    }
+}
+
+#[test]
+fn a_component_that_is_not_a_regular_file_is_refused_without_reading_it() {
+    let dir = plugin_dir(|_| {});
+    let component = dir.path().join("template.wasm");
+    fs::remove_file(&component).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&component).status().unwrap();
+    assert!(made.success());
+    // Opening a FIFO for reading would block until a writer comes: this must return.
+    let error = common::host().load_dir(dir.path()).unwrap_err();
+    assert!(matches!(error, LoadError::Read { .. }), "{error}");
+    assert!(chain(&error).contains("it is a FIFO, not a regular file"), "{}", chain(&error));
+}
+
+#[test]
+fn a_component_over_the_size_cap_is_refused_before_it_is_read() {
+    let dir = plugin_dir(|_| {});
+    let component = dir.path().join("template.wasm");
+    fs::File::create(&component).unwrap().set_len(antfly_plugin_host::MAX_COMPONENT_BYTES + 1).unwrap();
+    let error = common::host().load_dir(dir.path()).unwrap_err();
+    assert!(chain(&error).contains("more than the limit of 67108864 bytes"), "{}", chain(&error));
+}
+
+#[test]
+fn a_manifest_that_is_a_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join(MANIFEST_FILE)).unwrap();
+    let error = common::host().load_dir(dir.path()).unwrap_err();
+    assert!(chain(&error).contains("it is a directory, not a regular file"), "{}", chain(&error));
+}

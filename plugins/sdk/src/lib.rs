@@ -19,6 +19,9 @@
 //! antfly_plugin_sdk::export!(MyProvider);
 //! ```
 //!
+//! [`export!`] also installs a panic hook before every call, which reports the panic's
+//! message to the host (the host never reads it from stderr).
+//!
 //! A mesh profile that only sets annotations and names its sidecars is one declaration:
 //! see [`mesh_profile!`].
 
@@ -63,7 +66,8 @@ pub mod bindings {
     });
 }
 
-pub use bindings::export;
+#[doc(hidden)]
+pub mod panic_hook;
 
 mod common;
 pub use common::*;
@@ -82,3 +86,106 @@ pub use mesh::*;
 mod backup;
 #[cfg(feature = "backup-destination")]
 pub use backup::*;
+
+/// Exports `$ty`, which implements [`Guest`], as the plugin's world. Every call first
+/// installs the SDK's panic hook, so that a panic reaches the host with its message.
+#[cfg(feature = "scheduling-provider")]
+#[macro_export]
+macro_rules! export {
+    ($ty:ident) => {
+        const _: () = {
+            struct __AntflyPanicHooked;
+
+            impl $crate::Guest for __AntflyPanicHooked {
+                fn validate_settings(
+                    view: $crate::ClusterView,
+                ) -> ::core::result::Result<(), ::std::vec::Vec<$crate::PluginError>> {
+                    $crate::panic_hook::install();
+                    <$ty as $crate::Guest>::validate_settings(view)
+                }
+
+                fn contribute(
+                    view: $crate::ClusterView,
+                    role: $crate::Role,
+                ) -> ::core::result::Result<$crate::SchedulingContribution, $crate::PluginError> {
+                    $crate::panic_hook::install();
+                    <$ty as $crate::Guest>::contribute(view, role)
+                }
+            }
+
+    $crate::bindings::export!(__AntflyPanicHooked with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// Exports `$ty`, which implements [`Guest`], as the plugin's world. Every call first
+/// installs the SDK's panic hook, so that a panic reaches the host with its message.
+#[cfg(feature = "mesh-profile")]
+#[macro_export]
+macro_rules! export {
+    ($ty:ident) => {
+        const _: () = {
+            struct __AntflyPanicHooked;
+
+            impl $crate::Guest for __AntflyPanicHooked {
+                fn pod_annotations(
+                    view: $crate::MeshClusterView,
+                    role: $crate::Role,
+                ) -> ::core::result::Result<::std::vec::Vec<$crate::Kv>, $crate::PluginError> {
+                    $crate::panic_hook::install();
+                    <$ty as $crate::Guest>::pod_annotations(view, role)
+                }
+
+                fn has_sidecar(pod: $crate::PodView) -> bool {
+                    $crate::panic_hook::install();
+                    <$ty as $crate::Guest>::has_sidecar(pod)
+                }
+            }
+
+    $crate::bindings::export!(__AntflyPanicHooked with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// Exports `$ty`, which implements [`Guest`], as the plugin's world. Every call first
+/// installs the SDK's panic hook, so that a panic reaches the host with its message.
+#[cfg(feature = "backup-destination")]
+#[macro_export]
+macro_rules! export {
+    ($ty:ident) => {
+        const _: () = {
+            struct __AntflyPanicHooked;
+
+            impl $crate::Guest for __AntflyPanicHooked {
+                fn schemes() -> ::std::vec::Vec<::std::string::String> {
+                    $crate::panic_hook::install();
+                    <$ty as $crate::Guest>::schemes()
+                }
+
+                fn validate_location(
+                    location: ::std::string::String,
+                    options: ::std::string::String,
+                ) -> ::core::result::Result<(), ::std::vec::Vec<$crate::PluginError>> {
+                    $crate::panic_hook::install();
+                    <$ty as $crate::Guest>::validate_location(location, options)
+                }
+
+                fn plan_backup(
+                    request: $crate::BackupRequest,
+                ) -> ::core::result::Result<$crate::BackupPlan, $crate::PluginError> {
+                    $crate::panic_hook::install();
+                    <$ty as $crate::Guest>::plan_backup(request)
+                }
+
+                fn plan_restore(
+                    request: $crate::BackupRequest,
+                ) -> ::core::result::Result<$crate::BackupPlan, $crate::PluginError> {
+                    $crate::panic_hook::install();
+                    <$ty as $crate::Guest>::plan_restore(request)
+                }
+            }
+
+    $crate::bindings::export!(__AntflyPanicHooked with_types_in $crate::bindings);
+        };
+    };
+}

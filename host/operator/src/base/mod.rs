@@ -4,6 +4,7 @@
 pub mod labels;
 pub mod names;
 pub mod ports;
+pub mod text;
 
 /// Pod-template annotation holding the sha256 of `config.json`; a change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "antfly.io/config-hash";

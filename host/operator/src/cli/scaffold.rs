@@ -14,12 +14,13 @@ pub const PROJECT_FILE: &str = "antfly-plugin.json";
 const SDK_DIR: &str = "antfly-plugin-sdk";
 
 /// The vendored SDK: its sources and the WIT, as built into this binary.
-const SDK_FILES: [(&str, &str); 10] = [
+const SDK_FILES: [(&str, &str); 11] = [
     ("src/lib.rs", include_str!("../../../../plugins/sdk/src/lib.rs")),
     ("src/common.rs", include_str!("../../../../plugins/sdk/src/common.rs")),
     ("src/scheduling.rs", include_str!("../../../../plugins/sdk/src/scheduling.rs")),
     ("src/mesh.rs", include_str!("../../../../plugins/sdk/src/mesh.rs")),
     ("src/backup.rs", include_str!("../../../../plugins/sdk/src/backup.rs")),
+    ("src/panic_hook.rs", include_str!("../../../../plugins/sdk/src/panic_hook.rs")),
     ("wit/types.wit", include_str!("../../../../wit/types.wit")),
     ("wit/scheduling.wit", include_str!("../../../../wit/scheduling.wit")),
     ("wit/mesh.wit", include_str!("../../../../wit/mesh.wit")),
@@ -302,7 +303,14 @@ mod tests {
     fn a_project_is_written_once() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let root = new_project("acme", World::MeshProfile, dir.path()).expect("written");
-        for file in ["Cargo.toml", "README.md", PROJECT_FILE, "src/lib.rs", "antfly-plugin-sdk/wit/worlds.wit"] {
+        for file in [
+            "Cargo.toml",
+            "README.md",
+            PROJECT_FILE,
+            "src/lib.rs",
+            "antfly-plugin-sdk/wit/worlds.wit",
+            "antfly-plugin-sdk/src/panic_hook.rs",
+        ] {
             assert!(root.join(file).is_file(), "{file}");
         }
         assert!(matches!(new_project("acme", World::MeshProfile, dir.path()), Err(ScaffoldError::Exists(_))));

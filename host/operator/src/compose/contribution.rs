@@ -78,8 +78,9 @@ pub enum ExtensionError {
     PluginNotAvailable { world: PluginWorld, plugin: String, field: &'static str, hint: String },
     #[error("{field}: plugin {plugin:?} rejected its settings: {message}")]
     SettingsRejected { plugin: String, field: String, message: String },
+    /// `transient` when the same call may succeed on a retry (it missed its deadline).
     #[error("plugin {plugin:?} failed: {message}")]
-    PluginFailed { plugin: String, message: String },
+    PluginFailed { plugin: String, message: String, transient: bool },
     #[error("plugin {plugin:?} returned an invalid contribution: {message}")]
     InvalidContribution { plugin: String, message: String },
 }
@@ -100,6 +101,13 @@ impl ExtensionError {
             }),
             _ => None,
         }
+    }
+
+    /// Whether a retry may succeed without anything changing: a plugin call that missed its
+    /// deadline on a loaded machine. Every other failure repeats until the spec or the
+    /// plugin changes.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ExtensionError::PluginFailed { transient: true, .. })
     }
 }
 

@@ -49,16 +49,63 @@ impl ReconcileError {
     pub fn retry_after(&self, attempt: u32) -> Option<Duration> {
         match self {
             ReconcileError::Pipeline(PipelineError::Invalid(_)) => None,
-            // Plugins are deterministic; retry slowly in case the plugin directory changes.
+            // A missed deadline says the machine was busy, not that the plugin is wrong.
+            ReconcileError::Pipeline(PipelineError::Plugins(e)) | ReconcileError::Plugins(e) if e.is_transient() => {
+                Some(backoff(attempt).min(MAX_TRANSIENT_PLUGIN_BACKOFF))
+            }
+            // The rest is deterministic (a trap, bad output, refused settings): retry slowly,
+            // in case the plugin directory changes.
             ReconcileError::Pipeline(PipelineError::Plugins(_)) | ReconcileError::Plugins(_) => {
-                Some(Duration::from_secs(300))
+                Some(DETERMINISTIC_PLUGIN_RETRY)
             }
             _ => Some(backoff(attempt)),
         }
     }
 }
 
-/// Exponential backoff from 1 s, capped at 5 minutes.
+/// The longest wait before retrying a plugin call that missed its deadline.
+pub const MAX_TRANSIENT_PLUGIN_BACKOFF: Duration = Duration::from_secs(30);
+/// The wait before retrying a plugin failure that would repeat as it is.
+pub const DETERMINISTIC_PLUGIN_RETRY: Duration = Duration::from_secs(300);
+
+/// Exponential backoff from 2 s at the first attempt, capped at 5 minutes.
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.min(8)).min(Duration::from_secs(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::ExtensionError;
+
+    fn plugin_failure(transient: bool) -> ReconcileError {
+        let error = ExtensionError::PluginFailed { plugin: "p".into(), message: "m".into(), transient };
+        ReconcileError::Pipeline(PipelineError::Plugins(error))
+    }
+
+    #[test]
+    fn a_missed_deadline_is_retried_within_seconds_with_backoff() {
+        let deadline = plugin_failure(true);
+        let waits: Vec<Duration> = (1..=8).map(|attempt| deadline.retry_after(attempt).unwrap_or_default()).collect();
+        assert_eq!(waits[0], Duration::from_secs(2));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+        assert_eq!(waits[7], MAX_TRANSIENT_PLUGIN_BACKOFF);
+        let sidecars = ReconcileError::Plugins(ExtensionError::PluginFailed {
+            plugin: "istio".into(),
+            message: "deadline".into(),
+            transient: true,
+        });
+        assert_eq!(sidecars.retry_after(1), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_deterministic_plugin_failure_waits_longer() {
+        assert_eq!(plugin_failure(false).retry_after(1), Some(DETERMINISTIC_PLUGIN_RETRY));
+        let rejected = ReconcileError::Pipeline(PipelineError::Plugins(ExtensionError::SettingsRejected {
+            plugin: "eks".into(),
+            field: "spec.eks".into(),
+            message: "bad".into(),
+        }));
+        assert_eq!(rejected.retry_after(1), Some(DETERMINISTIC_PLUGIN_RETRY));
+    }
 }

@@ -20,8 +20,10 @@ use super::metrics::{CategoryLabel, ResultLabel};
 use super::observe::{count_sidecars, readiness};
 use super::update_status::{publish, report_failed_step, write_status};
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase, SidecarInjectionStatus};
+use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, truncate_utf8};
 use crate::base::{PAUSE_ANNOTATION, Role};
-use crate::pipeline::{DesiredState, PipelineError, desired_state};
+use crate::compose::ExtensionError;
+use crate::pipeline::{DesiredState, FailedStep, PipelineError, desired_state};
 use crate::status;
 use crate::validate::ValidatedCluster;
 
@@ -113,7 +115,16 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
 
     ensure_finalizer(ctx, cluster, &validated).await?;
 
-    let sidecars = count_sidecars(ctx, &validated).await?;
+    let sidecars = match count_sidecars(ctx, &validated).await {
+        Ok(sidecars) => sidecars,
+        // Like any plugin failure: conditions, a Warning event and the status written first.
+        Err(ReconcileError::Plugins(error)) => {
+            let message = set_sidecar_detection_failed(&mut status, &error, generation, now);
+            report_failed_step(ctx, cluster, status, SIDECAR_DETECTION_FAILED, message, now).await?;
+            return Err(ReconcileError::Plugins(error));
+        }
+        Err(other) => return Err(other),
+    };
     let (mesh, (mesh_ok, mesh_reason, mesh_message)) =
         status::mesh_status(validated.mesh_enabled(), sidecars, status.service_mesh_status.as_ref(), now);
     let partial = mesh.sidecar_injection_status == SidecarInjectionStatus::Partial;
@@ -160,6 +171,33 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     write_status(ctx, cluster, status).await?;
     ctx.clear_failures(&key(cluster));
     Ok(Action::requeue(ctx.resync))
+}
+
+/// A mesh profile failed in `has-sidecar`: reported under PluginsReady, as every plugin
+/// failure is, with ServiceMeshReady False since injection is now unknown.
+const SIDECAR_DETECTION_FAILED: FailedStep = FailedStep { condition: status::PLUGINS_READY, reason: "PluginFailed" };
+
+/// Sets ServiceMeshReady False for a failed sidecar detection and returns the message for
+/// the failed step.
+fn set_sidecar_detection_failed(
+    status: &mut AntflyClusterStatus,
+    error: &ExtensionError,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> String {
+    let message = format!("failed to detect mesh sidecars: {error}");
+    let mesh_message = truncate_utf8(message.clone(), MAX_CONDITION_MESSAGE_BYTES);
+    let conditions = &mut status.conditions;
+    status::set_condition(
+        conditions,
+        status::SERVICE_MESH_READY,
+        false,
+        "SidecarDetectionFailed",
+        mesh_message,
+        generation,
+        now,
+    );
+    message
 }
 
 /// The shared pipeline, off the async runtime: plugin calls are CPU-bound and bounded by the
@@ -213,4 +251,36 @@ fn set_plugins_ready(
         generation,
         now,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::update_status::set_failed_step;
+
+    /// The status a failed `has-sidecar` call leaves, and the event it publishes. The
+    /// controller suite covers the status write and the event for pipeline failures, which
+    /// go through the same `report_failed_step`.
+    #[test]
+    fn a_failed_sidecar_detection_is_reported_in_status_and_as_an_event() {
+        let cluster = AntflyCluster::new("c", Default::default());
+        let mut status = AntflyClusterStatus::default();
+        let error = ExtensionError::PluginFailed {
+            plugin: "istio".into(),
+            message: "plugin \"istio\" (sha256 abc) failed in has-sidecar: trapped: unreachable".into(),
+            transient: false,
+        };
+        let now = Timestamp::now();
+        let message = set_sidecar_detection_failed(&mut status, &error, Some(2), now);
+        let note = set_failed_step(&mut status, &cluster, SIDECAR_DETECTION_FAILED, message, now);
+
+        let condition = |type_: &str| status.conditions.iter().find(|c| c.type_ == type_).cloned();
+        let mesh = condition(status::SERVICE_MESH_READY).expect("ServiceMeshReady is set");
+        assert_eq!((mesh.status.as_str(), mesh.reason.as_str()), ("False", "SidecarDetectionFailed"));
+        let plugins = condition(status::PLUGINS_READY).expect("PluginsReady is set");
+        assert_eq!((plugins.status.as_str(), plugins.reason.as_str()), ("False", "PluginFailed"));
+        assert!(plugins.message.contains("failed in has-sidecar"), "{}", plugins.message);
+        assert_eq!(status.phase, Some(ClusterPhase::Failed));
+        assert_eq!(note.as_deref(), Some(plugins.message.as_str()), "a new message publishes a Warning event");
+    }
 }

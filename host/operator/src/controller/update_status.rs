@@ -11,11 +11,14 @@ use super::apply::FIELD_MANAGER;
 use super::context::Context;
 use super::error::ReconcileError;
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase};
+use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, MAX_EVENT_NOTE_BYTES, truncate_utf8};
 use crate::pipeline::FailedStep;
 use crate::status;
 
 /// Publish an event on the cluster; only the leader publishes, and a failure is only logged.
+/// The note is cut to the API server's limit: a longer one would be refused whole.
 pub async fn publish(ctx: &Context, cluster: &AntflyCluster, type_: EventType, reason: &str, note: String) {
+    let note = truncate_utf8(note, MAX_EVENT_NOTE_BYTES);
     let event = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
     if ctx.leader.is_leader()
         && let Err(err) = ctx.recorder.publish(&event, &cluster.object_ref(&())).await
@@ -57,11 +60,27 @@ pub async fn report_failed_step(
     message: String,
     now: Timestamp,
 ) -> Result<(), ReconcileError> {
-    if !condition_is(cluster.status.as_ref(), step.condition, "False", &message) {
-        publish(ctx, cluster, EventType::Warning, step.reason, message.clone()).await;
-    }
+    let Some(event_note) = set_failed_step(&mut status, cluster, step, message, now) else {
+        return write_status(ctx, cluster, status).await;
+    };
+    publish(ctx, cluster, EventType::Warning, step.reason, event_note).await;
+    write_status(ctx, cluster, status).await
+}
+
+/// The status side of [`report_failed_step`]: the step's condition False with `message` (cut
+/// to the API server's limit) and the phase Failed. Returns the Warning event's note when the
+/// message is new.
+pub(crate) fn set_failed_step(
+    status: &mut AntflyClusterStatus,
+    cluster: &AntflyCluster,
+    step: FailedStep,
+    message: String,
+    now: Timestamp,
+) -> Option<String> {
+    let message = truncate_utf8(message, MAX_CONDITION_MESSAGE_BYTES);
+    let note = (!condition_is(cluster.status.as_ref(), step.condition, "False", &message)).then(|| message.clone());
     let generation = cluster.metadata.generation;
     status::set_condition(&mut status.conditions, step.condition, false, step.reason, message, generation, now);
     status.phase = Some(ClusterPhase::Failed);
-    write_status(ctx, cluster, status).await
+    note
 }

@@ -2,8 +2,9 @@
 //!
 //! Checks: label keys and values (nodeSelector, affinity, spread selectors), toleration
 //! operators and effects, annotation keys and the 256 KiB annotation budget, affinity
-//! weights 1..=100, grace period ≥ 0, spread `maxSkew` ≥ 1 and `whenUnsatisfiable`, the role
-//! the contribution names, and that metadata (Raft) pods are never put on Spot capacity.
+//! weights 1..=100, grace period ≥ 0, spread `maxSkew` ≥ 1 and `whenUnsatisfiable`, and the
+//! role the contribution names. That metadata (Raft) pods never go to Spot is decided on the
+//! composed pod spec, in [`super::placement`].
 
 use std::collections::BTreeMap;
 
@@ -26,21 +27,6 @@ const TOLERATION_OPERATORS: [&str; 2] = ["Exists", "Equal"];
 const TAINT_EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
 const SELECTOR_OPERATORS: [&str; 6] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
 const WHEN_UNSATISFIABLE: [&str; 2] = ["DoNotSchedule", "ScheduleAnyway"];
-
-/// Node labels and taints that mean Spot or preemptible capacity, with the values that do.
-const SPOT_LABELS: [(&str, &str); 5] = [
-    ("eks.amazonaws.com/capacityType", "spot"),
-    ("karpenter.sh/capacity-type", "spot"),
-    ("cloud.google.com/gke-spot", "true"),
-    ("cloud.google.com/gke-preemptible", "true"),
-    ("kubernetes.azure.com/scalesetpriority", "spot"),
-];
-const SPOT_TAINTS: [&str; 4] = [
-    "eks.amazonaws.com/spot",
-    "cloud.google.com/gke-spot",
-    "cloud.google.com/gke-preemptible",
-    "kubernetes.azure.com/scalesetpriority",
-];
 
 /// Checks a scheduling contribution made for `role` of cluster `cluster_name` and converts it.
 /// The error is a sentence naming the offending field.
@@ -90,7 +76,7 @@ pub fn scheduling_contribution(
     {
         return Err(format!("terminationGracePeriodSeconds must be at least 0, got {seconds}"));
     }
-    let contribution = SchedulingContribution {
+    Ok(SchedulingContribution {
         plugin: plugin.to_string(),
         node_selector,
         clear_node_selector,
@@ -101,42 +87,12 @@ pub fn scheduling_contribution(
         pod_annotations,
         termination_grace_period_seconds,
         service_account_annotations,
-    };
-    if role == Role::Metadata {
-        refuse_spot(&contribution)?;
-    }
-    Ok(contribution)
+    })
 }
 
 /// Checks and converts a mesh profile's annotations.
 pub fn mesh_annotations(annotations_: Vec<wit::Kv>) -> Result<BTreeMap<String, String>, String> {
     annotations("podAnnotations", annotations_)
-}
-
-/// Metadata pods run Raft: a leader reclaimed with Spot capacity disrupts the whole cluster.
-fn refuse_spot(contribution: &SchedulingContribution) -> Result<(), String> {
-    let is_spot_label =
-        |key: &str, value: &str| SPOT_LABELS.iter().any(|(k, v)| *k == key && value.eq_ignore_ascii_case(v));
-    if let Some((key, value)) = contribution.node_selector.iter().find(|(k, v)| is_spot_label(k, v)) {
-        return Err(format!("nodeSelector {key}={value} would put metadata (Raft) pods on Spot capacity"));
-    }
-    if let Some(key) = contribution
-        .tolerations
-        .iter()
-        .filter_map(|t| t.key.as_deref())
-        .find(|key| SPOT_TAINTS.contains(key) || SPOT_LABELS.iter().any(|(k, _)| k == key))
-    {
-        return Err(format!("toleration of {key} would let metadata (Raft) pods run on Spot capacity"));
-    }
-    let prefers_spot = contribution
-        .preferred_node_affinity
-        .iter()
-        .flat_map(|t| t.preference.match_expressions.iter().flatten())
-        .any(|r| r.operator == "In" && r.values.iter().flatten().any(|v| is_spot_label(&r.key, v)));
-    if prefers_spot {
-        return Err("preferredNodeAffinity would put metadata (Raft) pods on Spot capacity".to_string());
-    }
-    Ok(())
 }
 
 fn labels(field: &str, entries: Vec<wit::Kv>) -> Result<BTreeMap<String, String>, String> {

@@ -9,6 +9,7 @@
 pub mod check;
 pub mod fixtures;
 mod observe;
+mod placement;
 pub mod reload;
 mod resolver;
 mod trial;

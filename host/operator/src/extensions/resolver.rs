@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use antfly_plugin_host::wit::{self, ErrorCode};
-use antfly_plugin_host::{CallError, Plugin, World};
+use antfly_plugin_host::{CallError, MAX_PLUGIN_TEXT_BYTES, Plugin, World, sanitize_text};
 use k8s_openapi::api::core::v1::Pod;
 
 use super::views::{cluster_view, mesh_view, pod_view, wit_role};
-use super::{PluginResolver, check, host_world};
+use super::{PluginResolver, check, host_world, placement};
 use crate::base::{PluginRequest, PluginWorld, Role};
 use crate::compose::{Contributions, ExtensionError, ExtensionResolver, MeshContribution, SchedulingContribution};
 use crate::validate::ValidatedCluster;
@@ -34,6 +34,8 @@ impl ExtensionResolver for PluginResolver {
                 PluginWorld::BackupDestination => {}
             }
         }
+        // Each provider was checked alone; together they must still keep metadata off Spot.
+        placement::check_metadata(cluster, &contributions.metadata.scheduling)?;
         check_shared_service_account(&contributions)?;
         check_annotation_budget(&contributions)?;
         Ok(contributions)
@@ -81,7 +83,7 @@ pub(super) fn scheduling(
     if let Err(problems) = plugin.validate_settings(&view).map_err(failed)? {
         return Err(rejected(plugin, request, &problems));
     }
-    Role::ALL
+    let contributions = Role::ALL
         .into_iter()
         .map(|role| {
             let contribution = plugin
@@ -92,7 +94,11 @@ pub(super) fn scheduling(
                 .map(|c| (role, c))
                 .map_err(|message| invalid(plugin, &message))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let metadata: Vec<SchedulingContribution> =
+        contributions.iter().filter(|(role, _)| *role == Role::Metadata).map(|(_, c)| c.clone()).collect();
+    placement::check_metadata(cluster, &metadata)?;
+    Ok(contributions)
 }
 
 /// Asks the mesh profile for each role's annotations.
@@ -105,7 +111,11 @@ pub(super) fn mesh(
         .into_iter()
         .map(|role| {
             let annotations = plugin.pod_annotations(&view, wit_role(role)).map_err(failed)?.map_err(|problem| {
-                ExtensionError::PluginFailed { plugin: plugin.name().to_string(), message: problem.message }
+                ExtensionError::PluginFailed {
+                    plugin: plugin.name().to_string(),
+                    message: plugin_text(&problem.message),
+                    transient: false,
+                }
             })?;
             let pod_annotations = check::mesh_annotations(annotations).map_err(|message| invalid(plugin, &message))?;
             Ok((role, MeshContribution { profile: plugin.name().to_string(), pod_annotations }))
@@ -162,25 +172,50 @@ fn check_annotation_budget(contributions: &Contributions) -> Result<(), Extensio
     Ok(())
 }
 
-/// A sandbox failure: names the plugin, its digest, the call and the limit or fault.
+/// Settings problems reported one by one; the rest are counted.
+const MAX_REPORTED_PROBLEMS: usize = 20;
+
+/// Text a plugin chose (its messages and field names, and the values it returned that a
+/// check quotes): inert and at most [`MAX_PLUGIN_TEXT_BYTES`] bytes before it reaches a
+/// condition, an event or a log.
+fn plugin_text(text: &str) -> String {
+    sanitize_text(text, MAX_PLUGIN_TEXT_BYTES)
+}
+
+/// A sandbox failure: names the plugin, its digest, the call and the limit or fault. A
+/// missed deadline is transient.
 pub(super) fn failed(error: CallError) -> ExtensionError {
-    ExtensionError::PluginFailed { plugin: error.plugin.clone(), message: error.to_string() }
+    ExtensionError::PluginFailed {
+        plugin: error.plugin.clone(),
+        // The host already sanitized the parts that came from the plugin.
+        message: sanitize_text(&error.to_string(), 2 * MAX_PLUGIN_TEXT_BYTES),
+        transient: error.kind.is_transient(),
+    }
 }
 
 fn invalid(plugin: &Plugin, message: &str) -> ExtensionError {
-    ExtensionError::InvalidContribution { plugin: plugin.name().to_string(), message: message.to_string() }
+    ExtensionError::InvalidContribution { plugin: plugin.name().to_string(), message: plugin_text(message) }
 }
 
-/// The plugin refused its settings: report every problem, under the field that holds them.
+/// The plugin refused its settings: report every problem (up to a bound), under the field
+/// that holds them.
 fn rejected(plugin: &Plugin, request: &PluginRequest, problems: &[wit::PluginError]) -> ExtensionError {
-    let field = problems.first().map(|p| field_path(request, &p.field)).unwrap_or_else(|| settings_field(request));
-    let messages: Vec<String> = problems
+    let field = problems
+        .first()
+        .map(|p| field_path(request, &plugin_text(&p.field)))
+        .unwrap_or_else(|| settings_field(request));
+    let mut messages: Vec<String> = problems
         .iter()
+        .take(MAX_REPORTED_PROBLEMS)
         .map(|p| {
-            let path = field_path(request, &p.field);
-            if p.message.contains(&path) { p.message.clone() } else { format!("{path}: {}", p.message) }
+            let path = field_path(request, &plugin_text(&p.field));
+            let message = plugin_text(&p.message);
+            if message.contains(&path) { message } else { format!("{path}: {message}") }
         })
         .collect();
+    if problems.len() > MAX_REPORTED_PROBLEMS {
+        messages.push(format!("and {} more problems", problems.len() - MAX_REPORTED_PROBLEMS));
+    }
     let message = if messages.is_empty() { "no reason given".to_string() } else { messages.join("; ") };
     ExtensionError::SettingsRejected { plugin: plugin.name().to_string(), field, message }
 }
@@ -189,9 +224,11 @@ fn rejected(plugin: &Plugin, request: &PluginRequest, problems: &[wit::PluginErr
 fn plugin_error(plugin: &Plugin, request: &PluginRequest, problem: wit::PluginError) -> ExtensionError {
     match problem.code {
         ErrorCode::InvalidSettings | ErrorCode::Conflict => rejected(plugin, request, &[problem]),
-        ErrorCode::Unsupported | ErrorCode::Internal => {
-            ExtensionError::PluginFailed { plugin: plugin.name().to_string(), message: problem.message }
-        }
+        ErrorCode::Unsupported | ErrorCode::Internal => ExtensionError::PluginFailed {
+            plugin: plugin.name().to_string(),
+            message: plugin_text(&problem.message),
+            transient: false,
+        },
     }
 }
 

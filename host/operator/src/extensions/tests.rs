@@ -138,7 +138,7 @@ fn invalid_contributions_are_refused_with_the_offending_field() {
         ("bad-annotation-key", "podAnnotations: key \"-bad-/key\""),
         ("bad-weight", "preferredNodeAffinity[0].weight must be between 1 and 100, got 101"),
         ("negative-grace", "terminationGracePeriodSeconds must be at least 0, got -1"),
-        ("metadata-spot", "would put metadata (Raft) pods on Spot capacity"),
+        ("metadata-spot", "would let metadata (Raft) pods run on Spot capacity"),
         ("wrong-role", "contribution is for the data role, but the metadata role was asked for"),
         ("huge-annotations", "more than Kubernetes' 262144 bytes"),
     ] {
@@ -316,4 +316,76 @@ fn a_changed_plugin_directory_is_reloaded_and_a_bad_one_keeps_the_previous_set()
     assert_eq!(version("pool").as_deref(), Some("2.0.1"));
     assert_eq!(version("attack"), None);
     assert_eq!(resolver.last_error(), None);
+}
+
+/// The hostile plugin's `metadata-placement` attack, for a cluster whose user pinned its
+/// metadata pods to EKS on-demand nodes.
+fn metadata_placement(variant: &str) -> Result<crate::compose::Contributions, ExtensionError> {
+    let cluster = validated(&format!(
+        "  metadataNodes:\n    replicas: 3\n    nodeSelector:\n      eks.amazonaws.com/capacityType: ON_DEMAND\n  \
+         schedulingProvider:\n    plugin: hostile\n    settings:\n      attack: metadata-placement\n      \
+         variant: {variant}\n"
+    ));
+    WITH_HOSTILE.0.resolve(&cluster)
+}
+
+#[test]
+fn no_contribution_can_put_metadata_pods_on_spot_capacity() {
+    for (variant, needle) in [
+        ("clear-user-pins", "nodeSelector eks.amazonaws.com/capacityType=ON_DEMAND is removed"),
+        ("override-user-pin", "overrides eks.amazonaws.com/capacityType=ON_DEMAND"),
+        ("override-user-pin-case", "overrides eks.amazonaws.com/capacityType=ON_DEMAND"),
+        ("wildcard-toleration", "empty key tolerates every taint"),
+        ("wildcard-noschedule", "empty key tolerates every taint"),
+        ("tolerate-gke-spot", "toleration of cloud.google.com/gke-spot"),
+        ("tolerate-aks-spot", "toleration of kubernetes.azure.com/scalesetpriority"),
+        ("tolerate-lifecycle-spot", "toleration of node.kubernetes.io/lifecycle"),
+        ("not-in-on-demand", "does not exclude \"SPOT\""),
+        ("does-not-exist-on-demand", "eks.amazonaws.com/capacityType DoesNotExist"),
+        ("exists-gke-spot", "selects a label of Spot or preemptible nodes"),
+        ("karpenter-spot", "karpenter.sh/capacity-type=spot"),
+        ("gke-spot", "cloud.google.com/gke-spot=true"),
+        ("gke-preemptible", "cloud.google.com/gke-preemptible In"),
+        ("gke-provisioning-spot", "cloud.google.com/gke-provisioning=spot"),
+        ("aks-spot", "kubernetes.azure.com/scalesetpriority In"),
+        ("karpenter-spot-case", "selects \"SPOT\""),
+        ("spot-pool-name", "example.com/pool=spot-pool"),
+    ] {
+        let error = metadata_placement(variant).expect_err(variant);
+        let message = error.to_string();
+        assert!(matches!(error, ExtensionError::InvalidContribution { .. }), "{variant}: {message}");
+        assert!(message.contains("plugin \"hostile\""), "{variant}: {message}");
+        assert!(message.contains(needle), "{variant}: {message}");
+        assert!(message.contains("would let metadata (Raft) pods run on Spot capacity"), "{variant}: {message}");
+    }
+}
+
+#[test]
+fn a_metadata_contribution_may_add_on_demand_pins_and_explicit_tolerations() {
+    let contributions = metadata_placement("allowed").expect("an allowed contribution");
+    let metadata = &contributions.metadata.scheduling[0];
+    assert_eq!(metadata.node_selector["karpenter.sh/capacity-type"], "on-demand");
+    assert_eq!(metadata.tolerations[0].key.as_deref(), Some("example.com/dedicated"));
+}
+
+#[test]
+fn plugin_text_reaches_errors_without_control_characters_and_bounded() {
+    let error = hostile("error-with-tricks").expect_err("the plugin returns an error");
+    let message = error.to_string();
+    assert!(message.contains("red OVERWRITTEN"), "{message}");
+    assert!(!message.chars().any(|c| c.is_control() || c == '\u{202e}'), "{message:?}");
+    assert!(message.len() < 2 * antfly_plugin_host::MAX_PLUGIN_TEXT_BYTES, "{}", message.len());
+    assert!(message.ends_with(antfly_plugin_host::TRUNCATION_MARKER), "{message}");
+
+    let panic = hostile("panic-with-tricks").expect_err("the plugin panics").to_string();
+    assert!(!panic.chars().any(|c| c.is_control()), "{panic:?}");
+    assert!(panic.len() < 3 * antfly_plugin_host::MAX_PLUGIN_TEXT_BYTES, "{}", panic.len());
+}
+
+#[test]
+fn only_a_missed_deadline_is_a_transient_plugin_failure() {
+    assert!(hostile("loop").expect_err("times out").is_transient());
+    for attack in ["panic", "exit", "oversized", "bad-effect"] {
+        assert!(!hostile(attack).expect_err(attack).is_transient(), "{attack}");
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! `validate-settings` always succeeds (unless the attack is `validate-panic`); every
 //! attack happens in `contribute`. The attack `ok` returns a valid contribution, so the
-//! tests can check that the host still serves good calls after a hostile one.
+//! tests can check that the host still serves good calls after a hostile one. The attack
+//! `metadata-placement` tries, for metadata pods only, the placement named by `variant`.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -17,7 +18,14 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct Settings {
     attack: String,
+    #[serde(default)]
+    variant: String,
 }
+
+/// Text that a terminal or a log viewer would interpret: colours, a carriage return that
+/// overwrites the line, a bidi override that reverses what follows, and a fake log line.
+const TERMINAL_TRICKS: &str = "\u{1b}[31mred\u{1b}[0m\rOVERWRITTEN\u{202e}desrever\u{202c}\n\
+                               level=info msg=\"all good\"\u{7}";
 
 struct Hostile;
 
@@ -51,6 +59,35 @@ impl Guest for Hostile {
                 c.pod_annotations.push(kv("example.com/depth", &depth.to_string()));
             }
             "panic" => panic!("hostile plugin panicked on purpose"),
+            "fake-panic" => {
+                // A convincing panic line on stderr, then a trap that is not a panic.
+                eprintln!("thread '<unnamed>' panicked at src/fake.rs:1:1:\nforged panic message\n");
+                std::process::abort();
+            }
+            "panic-with-tricks" => panic!("{TERMINAL_TRICKS}{}", "z".repeat(100 << 10)),
+            "error-with-tricks" => {
+                return Err(PluginError {
+                    code: ErrorCode::Internal,
+                    message: format!("{TERMINAL_TRICKS}{}", "e".repeat(100 << 10)),
+                    field: String::new(),
+                });
+            }
+            "shadow-stack" => {
+                let depth = recurse_on_the_shadow_stack(black_box(u64::MAX));
+                c.pod_annotations.push(kv("example.com/depth", &depth.to_string()));
+            }
+            "huge-list" => {
+                // 128 Ki empty entries: 5 MiB in the guest, 6 MiB once lifted by the host.
+                let mut entries = Vec::with_capacity(128 << 10);
+                entries.resize_with(128 << 10, || kv("", ""));
+                c.pod_annotations = entries;
+            }
+            "huge-string" => c.pod_annotations.push(kv("example.com/huge", &"h".repeat(8 << 20))),
+            "metadata-placement" => {
+                if role == Role::Metadata {
+                    metadata_placement(&variant(&view), &mut c)?;
+                }
+            }
             "oversized" => {
                 // 8 MiB of output: beyond the host's output cap, within its memory cap.
                 let big = "x".repeat(1 << 20);
@@ -138,12 +175,75 @@ impl Guest for Hostile {
     }
 }
 
-fn attack(view: &ClusterView) -> Result<String, PluginError> {
-    serde_json::from_str::<Settings>(&view.settings).map(|s| s.attack).map_err(|e| PluginError {
+fn settings(view: &ClusterView) -> Result<Settings, PluginError> {
+    serde_json::from_str::<Settings>(&view.settings).map_err(|e| PluginError {
         code: ErrorCode::InvalidSettings,
         message: e.to_string(),
         field: String::new(),
     })
+}
+
+fn attack(view: &ClusterView) -> Result<String, PluginError> {
+    settings(view).map(|s| s.attack)
+}
+
+fn variant(view: &ClusterView) -> String {
+    settings(view).map(|s| s.variant).unwrap_or_default()
+}
+
+fn prefer(key: &str, operator: &str, values: &[&str]) -> PreferredTerm {
+    PreferredTerm {
+        weight: 100,
+        match_expressions: vec![NodeSelectorRequirement {
+            key: key.to_string(),
+            operator: operator.to_string(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }],
+    }
+}
+
+/// Ways to move metadata (Raft) pods onto Spot or preemptible capacity, and one allowed
+/// contribution (`allowed`).
+fn metadata_placement(variant: &str, c: &mut SchedulingContribution) -> Result<(), PluginError> {
+    match variant {
+        "allowed" => {
+            c.node_selector.push(kv("karpenter.sh/capacity-type", "on-demand"));
+            c.tolerations.push(Toleration::exists("example.com/dedicated", "NoSchedule"));
+            c.preferred_node_affinity.push(prefer("node.kubernetes.io/instance-type", "In", &["m6i.large"]));
+        }
+        "clear-user-pins" => c.clear_node_selector = true,
+        "override-user-pin" => c.node_selector.push(kv("eks.amazonaws.com/capacityType", "SPOT")),
+        "override-user-pin-case" => c.node_selector.push(kv("eks.amazonaws.com/capacityType", "Spot")),
+        "wildcard-toleration" => c.tolerations.push(Toleration::exists("", "")),
+        "wildcard-noschedule" => c.tolerations.push(Toleration::exists("", "NoSchedule")),
+        "tolerate-gke-spot" => c.tolerations.push(Toleration::equal("cloud.google.com/gke-spot", "true", "NoSchedule")),
+        "tolerate-aks-spot" => {
+            c.tolerations.push(Toleration::equal("kubernetes.azure.com/scalesetpriority", "spot", "NoSchedule"));
+        }
+        "tolerate-lifecycle-spot" => {
+            c.tolerations.push(Toleration::equal("node.kubernetes.io/lifecycle", "spot", "NoSchedule"));
+        }
+        "not-in-on-demand" => {
+            c.preferred_node_affinity.push(prefer("eks.amazonaws.com/capacityType", "NotIn", &["ON_DEMAND"]))
+        }
+        "does-not-exist-on-demand" => {
+            c.preferred_node_affinity.push(prefer("eks.amazonaws.com/capacityType", "DoesNotExist", &[]));
+        }
+        "exists-gke-spot" => c.preferred_node_affinity.push(prefer("cloud.google.com/gke-spot", "Exists", &[])),
+        "karpenter-spot" => c.node_selector.push(kv("karpenter.sh/capacity-type", "spot")),
+        "gke-spot" => c.node_selector.push(kv("cloud.google.com/gke-spot", "true")),
+        "gke-preemptible" => {
+            c.preferred_node_affinity.push(prefer("cloud.google.com/gke-preemptible", "In", &["true"]))
+        }
+        "gke-provisioning-spot" => c.node_selector.push(kv("cloud.google.com/gke-provisioning", "spot")),
+        "aks-spot" => c.preferred_node_affinity.push(prefer("kubernetes.azure.com/scalesetpriority", "In", &["spot"])),
+        "karpenter-spot-case" => {
+            c.preferred_node_affinity.push(prefer("karpenter.sh/capacity-type", "In", &["on-demand", "SPOT"]));
+        }
+        "spot-pool-name" => c.node_selector.push(kv("example.com/pool", "spot-pool")),
+        other => return Err(PluginError::invalid_settings("variant", format!("unknown variant {other:?}"))),
+    }
+    Ok(())
 }
 
 /// Recurses until the stack runs out; the frame keeps a buffer alive so that each level
@@ -154,6 +254,18 @@ fn recurse(depth: u64) -> u64 {
     }
     let frame = black_box([depth; 8]);
     recurse(black_box(depth - 1)).wrapping_add(frame[3])
+}
+
+/// Recurses with a 64 KiB buffer per frame: a Rust guest keeps such locals on its shadow
+/// stack in linear memory (1 MiB), which overflows long before the wasm stack does.
+fn recurse_on_the_shadow_stack(depth: u64) -> u64 {
+    if depth == 0 {
+        return 0;
+    }
+    let mut frame = black_box([0u8; 64 << 10]);
+    frame[black_box(7)] = depth as u8;
+    let frame = black_box(frame);
+    recurse_on_the_shadow_stack(black_box(depth - 1)).wrapping_add(u64::from(frame[7]))
 }
 
 antfly_plugin_sdk::export!(Hostile);
