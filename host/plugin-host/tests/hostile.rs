@@ -14,8 +14,9 @@ use antfly_plugin_host::{
 };
 use common::{cluster, fixture, kv};
 
-/// Slack for a loaded CI machine on top of a limit.
-const SLACK: Duration = Duration::from_millis(400);
+/// Slack on top of a limit. These bounds prove that a runaway call is stopped, not how fast:
+/// speed is the benchmarks' business, and a loaded CI machine must not fail them.
+const SLACK: Duration = Duration::from_secs(2);
 
 fn hostile() -> (PluginHost, Plugin) {
     let host = common::host();

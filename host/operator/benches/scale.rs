@@ -1,0 +1,328 @@
+//! Operator cost at scale, measured from outside: the release operator runs as a separate
+//! process against the test control plane, N minimal AntflyClusters (3+3) are created at once,
+//! and the benchmark reports
+//! - the time until every child exists, and until every cluster has a status;
+//! - the time for a spec change (a new image) to reach every StatefulSet;
+//! - the operator process's peak RSS (VmHWM) and CPU seconds;
+//! - the operator's API requests by verb and resource, from the API server's audit log, while
+//!   converging, while updating and in a steady-state window, against the floor of one write
+//!   per child plus one status write per cluster.
+//!
+//! Needs the control plane (`bash .ci/control-plane.sh`) and the release binary the image
+//! ships (static, musl). Run:
+//!
+//! ```sh
+//! cargo build --release --target x86_64-unknown-linux-musl -p antfly-operator
+//! cargo bench -p antfly-operator --bench scale                                 # 100 clusters
+//! ANTFLY_SCALE_CLUSTERS=1000 cargo bench -p antfly-operator --bench scale
+//! ```
+//!
+//! `ANTFLY_SCALE_STEADY_SECONDS` sets the steady-state window (default 60);
+//! `ANTFLY_OPERATOR_BIN` another operator binary.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use antfly_envtest::{AuditEvent, ControlPlane};
+use antfly_operator::api::AntflyCluster;
+use antfly_operator::compose::NoPlugins;
+use antfly_operator::pipeline::desired_state;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+const NAMESPACE: &str = "bench";
+const OPERATOR_USER: &str = "antfly-operator-bench";
+const UPDATED_IMAGE: &str = "ghcr.io/antflydb/antfly:scale-bench";
+/// How long the audit log is given to catch up with a phase's last request.
+const AUDIT_SETTLE: Duration = Duration::from_secs(3);
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn operator_binary() -> PathBuf {
+    std::env::var_os("ANTFLY_OPERATOR_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/x86_64-unknown-linux-musl/release/antfly-operator")
+    })
+}
+
+fn minimal_cluster(name: &str) -> AntflyCluster {
+    serde_json::from_value(json!({
+        "apiVersion": "antfly.io/v1", "kind": "AntflyCluster",
+        "metadata": {"name": name, "namespace": NAMESPACE}, "spec": {}
+    }))
+    .expect("cluster")
+}
+
+/// The children of one minimal cluster, by (apiVersion, kind), from the operator's own pipeline.
+fn children_per_cluster() -> BTreeMap<(String, String), usize> {
+    let desired = desired_state(&minimal_cluster("probe"), &NoPlugins).expect("the minimal cluster is valid");
+    let mut kinds = BTreeMap::new();
+    for object in desired.resources.to_json_objects().expect("objects serialise") {
+        let key =
+            (object["apiVersion"].as_str().unwrap_or("").to_owned(), object["kind"].as_str().unwrap_or("").to_owned());
+        *kinds.entry(key).or_insert(0) += 1;
+    }
+    kinds
+}
+
+/// VmHWM and VmRSS in KiB, and user plus system CPU seconds, of a process.
+fn process_usage(pid: u32) -> (u64, u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // USER_HZ is 100 on Linux for every architecture this runs on.
+    let cpu = (ticks(11) + ticks(12)) as f64 / 100.0;
+    (kib("VmHWM:"), kib("VmRSS:"), cpu)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Operator {
+    child: Child,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Requests of the operator in `events`, by "verb resource[/subresource]".
+fn by_verb_and_resource(events: &[AuditEvent]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for event in events.iter().filter(|e| e.user == OPERATOR_USER) {
+        let resource = match event.subresource() {
+            "" => event.resource().to_owned(),
+            sub => format!("{}/{sub}", event.resource()),
+        };
+        *counts.entry(format!("{} {resource}", event.verb)).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn print_window(name: &str, events: &[AuditEvent], floor: Option<usize>) {
+    let counts = by_verb_and_resource(events);
+    let total: usize = counts.values().sum();
+    let ratio = floor.map(|f| format!(", {:.2}x the floor of {f}", total as f64 / f as f64)).unwrap_or_default();
+    println!("{name}: {total} requests{ratio}");
+    for (key, count) in &counts {
+        println!("  {count:>7}  {key}");
+    }
+}
+
+async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut done: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let clusters = env_number("ANTFLY_SCALE_CLUSTERS", 100) as usize;
+    let steady = Duration::from_secs(env_number("ANTFLY_SCALE_STEADY_SECONDS", 60));
+    let binary = operator_binary();
+    assert!(
+        binary.is_file(),
+        "{} is missing: cargo build --release --target x86_64-unknown-linux-musl -p antfly-operator",
+        binary.display()
+    );
+
+    let cp = ControlPlane::start().await.expect("control plane (run bash .ci/control-plane.sh)");
+    let admin = cp.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
+    for crd in antfly_operator::api::crds() {
+        crds.create(&PostParams::default(), &crd).await.expect("install CRD");
+    }
+    for ns in ["antfly-system", NAMESPACE] {
+        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
+        Api::<Namespace>::all(admin.clone()).create(&PostParams::default(), &namespace).await.expect("namespace");
+    }
+    let cluster_api: Api<AntflyCluster> = Api::namespaced(admin.clone(), NAMESPACE);
+    while cluster_api.list(&ListParams::default().limit(1)).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let kubeconfig = cp.kubeconfig_for_user(OPERATOR_USER, &["system:masters"]).expect("kubeconfig");
+    let port = free_port();
+    let child = Command::new(&binary)
+        .args(["run", "--lease-namespace", "antfly-system", "--identity", "scale-bench"])
+        .arg(format!("--http-addr=127.0.0.1:{port}"))
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "warn")
+        .env("ANTFLY_PLUGIN_CACHE_DIR", cp.dir().join("plugin-cache"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the operator");
+    let pid = child.id();
+    let _operator = Operator { child };
+    let ready =
+        wait_until("/readyz", Duration::from_secs(30), || async { http_status(port, "/readyz") == Some(200) }).await;
+    let (baseline_hwm, baseline_rss, _) = process_usage(pid);
+    println!(
+        "operator {} ready after {:?} (pid {pid}); RSS {} KiB, peak {} KiB before any cluster",
+        binary.display(),
+        ready,
+        baseline_rss,
+        baseline_hwm
+    );
+
+    let per_cluster = children_per_cluster();
+    let children: usize = per_cluster.values().sum();
+    let floor = clusters * (children + 1);
+    tokio::time::sleep(AUDIT_SETTLE).await;
+    let mark_start = cp.audit_requests().expect("audit log").len();
+
+    // Create every cluster at once (as fast as 32 concurrent clients can).
+    let created = Instant::now();
+    futures::stream::iter(0..clusters)
+        .map(|i| {
+            let api = cluster_api.clone();
+            async move { api.create(&PostParams::default(), &minimal_cluster(&format!("c{i}"))).await.map(drop) }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("create clusters");
+    let created_in = created.elapsed();
+    let kinds: Vec<(ApiResource, usize)> = per_cluster
+        .iter()
+        .map(|((api_version, kind), count)| {
+            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+            let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+            (ApiResource::from_gvk(&gvk), count * clusters)
+        })
+        .collect();
+    wait_until("every child", Duration::from_secs(600), || {
+        let admin = admin.clone();
+        let kinds = kinds.clone();
+        async move {
+            for (resource, expected) in &kinds {
+                let api: Api<DynamicObject> = Api::namespaced_with(admin.clone(), NAMESPACE, resource);
+                match api.list_metadata(&ListParams::default()).await {
+                    Ok(list) if list.items.len() >= *expected => {}
+                    _ => return false,
+                }
+            }
+            true
+        }
+    })
+    .await;
+    let children_exist = created.elapsed();
+    wait_until("every status", Duration::from_secs(600), || {
+        let api = cluster_api.clone();
+        async move {
+            api.list(&ListParams::default()).await.is_ok_and(|l| {
+                l.items.iter().filter(|c| c.status.as_ref().and_then(|s| s.observed_generation).is_some()).count()
+                    == clusters
+            })
+        }
+    })
+    .await;
+    let converged = created.elapsed();
+    tokio::time::sleep(AUDIT_SETTLE).await;
+    let (hwm_converged, rss_converged, cpu_converged) = process_usage(pid);
+    let mark_converged = cp.audit_requests().expect("audit log").len();
+
+    // A spec change for every cluster: a new image, which reaches both StatefulSets.
+    let updated = Instant::now();
+    futures::stream::iter(0..clusters)
+        .map(|i| {
+            let api = cluster_api.clone();
+            async move {
+                let patch = json!({"spec": {"image": UPDATED_IMAGE}});
+                api.patch(&format!("c{i}"), &PatchParams::default(), &Patch::Merge(&patch)).await.map(drop)
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("patch clusters");
+    let statefulsets: Api<StatefulSet> = Api::namespaced(admin.clone(), NAMESPACE);
+    wait_until("every StatefulSet updated", Duration::from_secs(600), || {
+        let api = statefulsets.clone();
+        async move {
+            api.list(&ListParams::default()).await.is_ok_and(|l| {
+                l.items
+                    .iter()
+                    .filter(|s| {
+                        s.spec
+                            .as_ref()
+                            .and_then(|s| s.template.spec.as_ref())
+                            .is_some_and(|p| p.containers.iter().any(|c| c.image.as_deref() == Some(UPDATED_IMAGE)))
+                    })
+                    .count()
+                    == 2 * clusters
+            })
+        }
+    })
+    .await;
+    let update_time = updated.elapsed();
+    tokio::time::sleep(AUDIT_SETTLE).await;
+    let mark_updated = cp.audit_requests().expect("audit log").len();
+
+    tokio::time::sleep(steady).await;
+    let (hwm, rss, cpu) = process_usage(pid);
+    let events = cp.audit_requests().expect("audit log");
+
+    println!();
+    println!("clusters: {clusters} (3+3), {children} children each; created in {created_in:?}");
+    println!("create -> every child exists: {children_exist:?}");
+    println!("create -> every status written: {converged:?}");
+    println!("spec change -> every StatefulSet updated: {update_time:?}");
+    println!(
+        "operator RSS: baseline {} KiB; {} KiB converged; peak (VmHWM) {} KiB at convergence, {} KiB at the end; now {} KiB",
+        baseline_rss, rss_converged, hwm_converged, hwm, rss
+    );
+    println!(
+        "per cluster: {:.1} KiB of RSS above the baseline",
+        (rss_converged.saturating_sub(baseline_rss)) as f64 / clusters as f64
+    );
+    println!("operator CPU: {cpu_converged:.2} s to convergence, {cpu:.2} s to the end of the steady state");
+    print_window("converge requests", &events[mark_start..mark_converged], Some(floor));
+    // Floor of an image change: both StatefulSets and the status (a new observedGeneration).
+    print_window("update requests", &events[mark_converged..mark_updated], Some(clusters * 3));
+    print_window(&format!("steady-state requests ({steady:?})"), &events[mark_updated..], None);
+    let child_gets = events[mark_start..]
+        .iter()
+        .filter(|e| e.user == OPERATOR_USER && e.verb == "get" && e.resource() != "leases")
+        .count();
+    println!("GETs of anything but the Lease: {child_gets}");
+}
