@@ -30,6 +30,19 @@ pub struct Context {
     pub resync: Duration,
     /// Consecutive failures per cluster (namespace/name), for per-object backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// The last status this process wrote per cluster (namespace/name).
+    pub written_status: Mutex<HashMap<String, WrittenStatus>>,
+}
+
+/// A status write, remembered so that a reconcile running before the cache has seen it does
+/// not send the same status again: the cache still shows the cluster's resourceVersion from
+/// before the write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenStatus {
+    /// The cluster's resourceVersion the status was written over.
+    pub over_resource_version: Option<String>,
+    /// A digest of the status written.
+    pub digest: u64,
 }
 
 impl Context {

@@ -155,6 +155,7 @@ fn make_context(
         leader,
         resync: config.resync,
         failures: Default::default(),
+        written_status: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use tracing::warn;
 
 use super::apply::FIELD_MANAGER;
-use super::context::Context;
+use super::context::{Context, WrittenStatus};
 use super::error::ReconcileError;
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase};
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, MAX_EVENT_NOTE_BYTES, truncate_utf8};
@@ -36,13 +36,32 @@ pub async fn write_status(
     if !status::needs_write(cluster.status.as_ref(), &status) {
         return Ok(());
     }
+    let key = format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any());
+    let written = WrittenStatus {
+        over_resource_version: cluster.metadata.resource_version.clone(),
+        digest: status_digest(&status),
+    };
+    if ctx.written_status.lock().is_ok_and(|w| w.get(&key) == Some(&written)) {
+        // Our own write of this very status has not reached the cache yet.
+        return Ok(());
+    }
     ctx.ensure_leader()?;
     let api: Api<AntflyCluster> = Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     let patch = json!({ "apiVersion": "antfly.io/v1", "kind": "AntflyCluster", "status": status });
     api.patch_status(&cluster.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
         .await
         .map_err(ReconcileError::WriteStatus)?;
+    if let Ok(mut all) = ctx.written_status.lock() {
+        all.insert(key, written);
+    }
     Ok(())
+}
+
+fn status_digest(status: &AntflyClusterStatus) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(status).unwrap_or_default().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Whether the cluster's last written status already shows this condition.
