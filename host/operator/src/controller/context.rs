@@ -30,7 +30,8 @@ pub struct Context {
     pub resync: Duration,
     /// Consecutive failures per cluster (namespace/name), for per-object backoff.
     pub failures: Mutex<HashMap<String, u32>>,
-    /// The last status this process wrote per cluster (namespace/name).
+    /// The last status this process wrote per cluster (namespace/name), kept only until the
+    /// cache shows a newer resourceVersion of the cluster.
     pub written_status: Mutex<HashMap<String, WrittenStatus>>,
 }
 

@@ -33,16 +33,19 @@ pub async fn write_status(
     cluster: &AntflyCluster,
     status: AntflyClusterStatus,
 ) -> Result<(), ReconcileError> {
-    if !status::needs_write(cluster.status.as_ref(), &status) {
-        return Ok(());
-    }
     let key = format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any());
     let written = WrittenStatus {
         over_resource_version: cluster.metadata.resource_version.clone(),
         digest: status_digest(&status),
     };
-    if ctx.written_status.lock().is_ok_and(|w| w.get(&key) == Some(&written)) {
-        // Our own write of this very status has not reached the cache yet.
+    if let Ok(mut all) = ctx.written_status.lock() {
+        match last_write(all.get(&key), &written) {
+            LastWrite::InFlight => return Ok(()),
+            LastWrite::Seen => drop(all.remove(&key)),
+            LastWrite::Unknown => {}
+        }
+    }
+    if !status::needs_write(cluster.status.as_ref(), &status) {
         return Ok(());
     }
     ctx.ensure_leader()?;
@@ -55,6 +58,27 @@ pub async fn write_status(
         all.insert(key, written);
     }
     Ok(())
+}
+
+/// What the remembered last status write says about the next one.
+#[derive(Debug, PartialEq, Eq)]
+enum LastWrite {
+    /// The same status, over the same resourceVersion: the cache has not shown our own write
+    /// yet, so sending it again would change nothing.
+    InFlight,
+    /// The cache shows a newer resourceVersion (ours or another writer's): forget the write
+    /// and compare with the cache.
+    Seen,
+    /// Nothing remembered, or another status over the same version: compare with the cache.
+    Unknown,
+}
+
+fn last_write(last: Option<&WrittenStatus>, next: &WrittenStatus) -> LastWrite {
+    match last {
+        Some(last) if last == next => LastWrite::InFlight,
+        Some(last) if last.over_resource_version != next.over_resource_version => LastWrite::Seen,
+        _ => LastWrite::Unknown,
+    }
 }
 
 fn status_digest(status: &AntflyClusterStatus) -> u64 {
@@ -102,4 +126,24 @@ pub(crate) fn set_failed_step(
     status::set_condition(&mut status.conditions, step.condition, false, step.reason, message, generation, now);
     status.phase = Some(ClusterPhase::Failed);
     note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(version: &str, status: &AntflyClusterStatus) -> WrittenStatus {
+        WrittenStatus { over_resource_version: Some(version.into()), digest: status_digest(status) }
+    }
+
+    #[test]
+    fn a_status_already_sent_over_the_cached_version_is_not_sent_again() {
+        let pending = AntflyClusterStatus { phase: Some(ClusterPhase::Pending), ..Default::default() };
+        let running = AntflyClusterStatus { phase: Some(ClusterPhase::Running), ..Default::default() };
+        let sent = write("7", &pending);
+        assert_eq!(last_write(Some(&sent), &write("7", &pending)), LastWrite::InFlight);
+        assert_eq!(last_write(Some(&sent), &write("7", &running)), LastWrite::Unknown);
+        assert_eq!(last_write(Some(&sent), &write("8", &pending)), LastWrite::Seen);
+        assert_eq!(last_write(None, &write("7", &pending)), LastWrite::Unknown);
+    }
 }
