@@ -151,22 +151,44 @@ pub fn check_label_selector(path: &str, selector: &LabelSelector, e: &mut Errors
     for (i, requirement) in selector.match_expressions.iter().flatten().enumerate() {
         let path = format!("{path}.matchExpressions[{i}]");
         let values = requirement.values.as_deref().unwrap_or_default();
-        match requirement.operator.as_str() {
-            "In" | "NotIn" if values.is_empty() => {
-                e.push(format!("{path}.values"), format!("must be set when operator is {}", requirement.operator))
-            }
-            "Exists" | "DoesNotExist" if !values.is_empty() => {
-                e.push(format!("{path}.values"), format!("must be empty when operator is {}", requirement.operator))
-            }
-            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
-            other => {
-                e.push(format!("{path}.operator"), format!("must be In, NotIn, Exists or DoesNotExist, got {other:?}"))
-            }
+        check_requirement(&path, &requirement.key, &requirement.operator, values, Operators::Label, e);
+    }
+}
+
+/// The operators a requirement may use: a label selector's, or a node selector's, which adds
+/// `Gt` and `Lt`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Operators {
+    Label,
+    Node,
+}
+
+/// One `key operator values` requirement of a label or node selector.
+fn check_requirement(path: &str, key: &str, operator: &str, values: &[String], operators: Operators, e: &mut Errors) {
+    let node = operators == Operators::Node;
+    match operator {
+        "In" | "NotIn" if values.is_empty() => {
+            e.push(format!("{path}.values"), format!("must be set when operator is {operator}"))
         }
-        e.check(format!("{path}.key"), qualified_name(&requirement.key));
-        for (j, value) in values.iter().enumerate() {
-            e.check(format!("{path}.values[{j}]"), label_value(value));
+        "Exists" | "DoesNotExist" if !values.is_empty() => {
+            e.push(format!("{path}.values"), format!("must be empty when operator is {operator}"))
         }
+        "Gt" | "Lt" if node && (values.len() != 1 || values[0].parse::<i64>().is_err()) => {
+            e.push(format!("{path}.values"), format!("must be one integer when operator is {operator}"))
+        }
+        "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+        "Gt" | "Lt" if node => {}
+        other if node => e.push(
+            format!("{path}.operator"),
+            format!("must be In, NotIn, Exists, DoesNotExist, Gt or Lt, got {other:?}"),
+        ),
+        other => {
+            e.push(format!("{path}.operator"), format!("must be In, NotIn, Exists or DoesNotExist, got {other:?}"))
+        }
+    }
+    e.check(format!("{path}.key"), qualified_name(key));
+    for (j, value) in values.iter().enumerate() {
+        e.check(format!("{path}.values[{j}]"), label_value(value));
     }
 }
 
@@ -248,26 +270,7 @@ fn check_node_selector_term(path: &str, term: &NodeSelectorTerm, e: &mut Errors)
 
 fn check_node_requirement(path: &str, requirement: &NodeSelectorRequirement, e: &mut Errors) {
     let values = requirement.values.as_deref().unwrap_or_default();
-    match requirement.operator.as_str() {
-        "In" | "NotIn" if values.is_empty() => {
-            e.push(format!("{path}.values"), format!("must be set when operator is {}", requirement.operator))
-        }
-        "Exists" | "DoesNotExist" if !values.is_empty() => {
-            e.push(format!("{path}.values"), format!("must be empty when operator is {}", requirement.operator))
-        }
-        "Gt" | "Lt" if values.len() != 1 || values[0].parse::<i64>().is_err() => {
-            e.push(format!("{path}.values"), format!("must be one integer when operator is {}", requirement.operator))
-        }
-        "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt" => {}
-        other => e.push(
-            format!("{path}.operator"),
-            format!("must be In, NotIn, Exists, DoesNotExist, Gt or Lt, got {other:?}"),
-        ),
-    }
-    e.check(format!("{path}.key"), qualified_name(&requirement.key));
-    for (j, value) in values.iter().enumerate() {
-        e.check(format!("{path}.values[{j}]"), label_value(value));
-    }
+    check_requirement(path, &requirement.key, &requirement.operator, values, Operators::Node, e);
 }
 
 fn check_pod_affinity_term(path: &str, term: &PodAffinityTerm, e: &mut Errors) {
