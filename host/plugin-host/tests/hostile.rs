@@ -24,6 +24,13 @@ fn hostile() -> (PluginHost, Plugin) {
     (host, plugin)
 }
 
+/// The hostile plugin on a host with its own limits.
+fn hostile_with(limits: Limits) -> (PluginHost, Plugin) {
+    let host = PluginHost::new(HostConfig { limits, ..HostConfig::default() }).unwrap();
+    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    (host, plugin)
+}
+
 fn attack(plugin: &Plugin, attack: &str) -> (Result<(), CallError>, Duration) {
     let view = cluster(&format!(r#"{{"attack":"{attack}"}}"#));
     let started = Instant::now();
@@ -57,12 +64,7 @@ fn an_infinite_loop_times_out_at_the_deadline() {
 fn a_memory_bomb_hits_the_memory_limit() {
     // A generous deadline, so that the memory limit and not the clock stops the bomb, even in
     // a debug build on a loaded machine.
-    let host = PluginHost::new(HostConfig {
-        limits: Limits { deadline: Duration::from_secs(10), ..Limits::default() },
-        ..HostConfig::default()
-    })
-    .unwrap();
-    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    let (_host, plugin) = hostile_with(Limits { deadline: Duration::from_secs(10), ..Limits::default() });
     let (result, _) = attack(&plugin, "memory");
     let error = result.unwrap_err();
     assert!(matches!(error.kind, CallErrorKind::MemoryLimit { limit_bytes } if limit_bytes == 64 << 20), "{error}");
@@ -137,12 +139,7 @@ fn a_panic_message_is_stripped_of_control_characters_and_bounded() {
 #[test]
 fn an_oversized_result_is_refused() {
     // A generous deadline: building the results takes the guest a while on a loaded machine.
-    let host = PluginHost::new(HostConfig {
-        limits: Limits { deadline: Duration::from_secs(2), ..Limits::default() },
-        ..HostConfig::default()
-    })
-    .unwrap();
-    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    let (host, plugin) = hostile_with(Limits { deadline: Duration::from_secs(2), ..Limits::default() });
     for attack_name in ["oversized", "huge-list", "huge-string"] {
         let (result, _) = attack(&plugin, attack_name);
         let error = result.unwrap_err();
@@ -240,12 +237,8 @@ fn clocks_and_randomness_are_pinned() {
 
 #[test]
 fn limits_are_configurable() {
-    let host = PluginHost::new(HostConfig {
-        limits: Limits { deadline: Duration::from_millis(30), memory_bytes: 8 << 20, ..Limits::default() },
-        ..HostConfig::default()
-    })
-    .unwrap();
-    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    let (_host, plugin) =
+        hostile_with(Limits { deadline: Duration::from_millis(30), memory_bytes: 8 << 20, ..Limits::default() });
     let (result, elapsed) = attack(&plugin, "loop");
     assert!(matches!(result.unwrap_err().kind, CallErrorKind::Timeout { .. }));
     assert!(elapsed <= Duration::from_millis(30) + SLACK, "{elapsed:?}");
@@ -269,12 +262,7 @@ fn calls_to_another_world_are_refused() {
 async fn run_blocking_keeps_plugin_calls_off_the_async_runtime() {
     // A long deadline, so that a blocked runtime would show as a wait of seconds, far above
     // what scheduling delays on a loaded machine add to a short sleep.
-    let host = PluginHost::new(HostConfig {
-        limits: Limits { deadline: Duration::from_secs(3), ..Limits::default() },
-        ..HostConfig::default()
-    })
-    .unwrap();
-    let plugin = fixture(&host, "hostile", World::SchedulingProvider);
+    let (host, plugin) = hostile_with(Limits { deadline: Duration::from_secs(3), ..Limits::default() });
     let mut tasks = Vec::new();
     for attack in ["loop", "ok", "ok", "ok"] {
         let host = host.clone();
