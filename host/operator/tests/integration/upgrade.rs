@@ -4,7 +4,6 @@
 //! `crds/previous/antfly.io.yaml` holds the CRDs of the previous release; the upgrade goes to
 //! `crds/antfly.io.yaml` as the Helm chart and the kustomize base install it.
 
-mod support;
 
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use support::*;
+use crate::support::*;
 
 const NAMESPACE: &str = "upgrade";
 

@@ -1,9 +1,7 @@
 //! Loading plugins: manifests and pins, WIT versions, worlds, and the compiled-artifact
 //! cache.
 
-#![expect(clippy::unwrap_used, reason = "tests")]
 
-mod common;
 
 use std::fs;
 use std::path::Path;
@@ -41,7 +39,7 @@ fn plugin_dir(edit: impl FnOnce(&mut ManifestEntry)) -> tempfile::TempDir {
 #[test]
 fn a_pinned_plugin_directory_loads() {
     let dir = plugin_dir(|_| {});
-    let plugins = common::host().load_dir(dir.path()).unwrap();
+    let plugins = crate::common::host().load_dir(dir.path()).unwrap();
     assert_eq!(plugins.len(), 1);
     assert_eq!(plugins[0].name(), "template");
     assert_eq!(plugins[0].world(), World::SchedulingProvider);
@@ -51,7 +49,7 @@ fn a_pinned_plugin_directory_loads() {
 #[test]
 fn a_wrong_sha256_is_refused() {
     let dir = plugin_dir(|e| e.sha256 = "0".repeat(64));
-    let error = common::host().load_dir(dir.path()).unwrap_err();
+    let error = crate::common::host().load_dir(dir.path()).unwrap_err();
     assert!(matches!(error, LoadError::HashMismatch { .. }), "{error}");
     let message = error.to_string();
     assert!(message.contains("sha256 mismatch"), "{message}");
@@ -61,7 +59,7 @@ fn a_wrong_sha256_is_refused() {
 #[test]
 fn an_incompatible_wit_major_in_the_manifest_is_refused() {
     let dir = plugin_dir(|e| e.wit = "antfly:operator@1.0.0".to_string());
-    let error = chain(&common::host().load_dir(dir.path()).unwrap_err());
+    let error = chain(&crate::common::host().load_dir(dir.path()).unwrap_err());
     assert!(error.contains("plugin \"template\": invalid manifest entry"), "{error}");
     assert!(error.contains("antfly:operator@1.0.0"), "{error}");
     assert!(error.contains("supports antfly:operator@0.1.0"), "{error}");
@@ -69,7 +67,7 @@ fn an_incompatible_wit_major_in_the_manifest_is_refused() {
 
 #[test]
 fn a_component_built_against_an_incompatible_wit_major_is_refused() {
-    let error = common::host()
+    let error = crate::common::host()
         .load(PluginSource {
             name: "future".to_string(),
             world: World::SchedulingProvider,
@@ -89,7 +87,7 @@ fn a_component_built_against_an_incompatible_wit_major_is_refused() {
 #[test]
 fn a_plugin_declared_for_the_wrong_world_is_refused() {
     let dir = plugin_dir(|e| e.world = "mesh-profile".to_string());
-    let error = common::host().load_dir(dir.path()).unwrap_err();
+    let error = crate::common::host().load_dir(dir.path()).unwrap_err();
     assert!(matches!(error, LoadError::WorldMismatch { .. }), "{error}");
     assert!(error.to_string().contains("antfly:operator/scheduling@0.1.0"), "{error}");
 }
@@ -97,7 +95,7 @@ fn a_plugin_declared_for_the_wrong_world_is_refused() {
 #[test]
 fn files_outside_the_plugin_directory_are_refused() {
     let dir = plugin_dir(|e| e.file = "../template.wasm".to_string());
-    let error = common::host().load_dir(dir.path()).unwrap_err();
+    let error = crate::common::host().load_dir(dir.path()).unwrap_err();
     assert!(matches!(error, LoadError::Manifest { .. }), "{error}");
 }
 
@@ -118,7 +116,7 @@ fn the_second_load_deserialises_from_the_cache() {
     let host = PluginHost::new(config.clone()).unwrap();
     let second = host.load(source.clone()).unwrap();
     assert_eq!(second.loaded_from(), LoadedFrom::Cache);
-    let view = common::cluster(r#"{"nodePool":"pool"}"#);
+    let view = crate::common::cluster(r#"{"nodePool":"pool"}"#);
     assert!(second.validate_settings(&view).unwrap().is_ok());
 
     // A tampered artifact is not trusted: its sidecar digest no longer matches.
@@ -171,7 +169,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn an_export_with_the_wrong_signature_is_refused_at_load_naming_the_export() {
-    let error = common::host()
+    let error = crate::common::host()
         .load(PluginSource {
             name: "wrong-signature".to_string(),
             world: World::SchedulingProvider,
@@ -191,12 +189,12 @@ fn an_export_with_the_wrong_signature_is_refused_at_load_naming_the_export() {
 
 #[test]
 fn every_first_party_plugin_passes_the_signature_check() {
-    let host = common::host();
+    let host = crate::common::host();
     for bundled in antfly_bundled_plugins::first_party() {
-        common::bundled(&host, bundled.name);
+        crate::common::bundled(&host, bundled.name);
     }
     for (name, world) in [("template-mesh", World::MeshProfile), ("template-backup", World::BackupDestination)] {
-        common::fixture(&host, name, world);
+        crate::common::fixture(&host, name, world);
     }
 }
 
@@ -208,7 +206,7 @@ fn a_component_that_is_not_a_regular_file_is_refused_without_reading_it() {
     let made = std::process::Command::new("mkfifo").arg(&component).status().unwrap();
     assert!(made.success());
     // Opening a FIFO for reading would block until a writer comes: this must return.
-    let error = common::host().load_dir(dir.path()).unwrap_err();
+    let error = crate::common::host().load_dir(dir.path()).unwrap_err();
     assert!(matches!(error, LoadError::Read { .. }), "{error}");
     assert!(chain(&error).contains("it is a FIFO, not a regular file"), "{}", chain(&error));
 }
@@ -218,7 +216,7 @@ fn a_component_over_the_size_cap_is_refused_before_it_is_read() {
     let dir = plugin_dir(|_| {});
     let component = dir.path().join("template.wasm");
     fs::File::create(&component).unwrap().set_len(antfly_plugin_host::MAX_COMPONENT_BYTES + 1).unwrap();
-    let error = common::host().load_dir(dir.path()).unwrap_err();
+    let error = crate::common::host().load_dir(dir.path()).unwrap_err();
     assert!(chain(&error).contains("more than the limit of 67108864 bytes"), "{}", chain(&error));
 }
 
@@ -226,6 +224,6 @@ fn a_component_over_the_size_cap_is_refused_before_it_is_read() {
 fn a_manifest_that_is_a_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join(MANIFEST_FILE)).unwrap();
-    let error = common::host().load_dir(dir.path()).unwrap_err();
+    let error = crate::common::host().load_dir(dir.path()).unwrap_err();
     assert!(chain(&error).contains("it is a directory, not a regular file"), "{}", chain(&error));
 }

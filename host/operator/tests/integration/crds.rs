@@ -1,6 +1,6 @@
 //! The committed CRD YAML in `crds/` must match what the types generate.
 
-const COMMITTED: &str = include_str!("../../../crds/antfly.io.yaml");
+const COMMITTED: &str = include_str!("../../../../crds/antfly.io.yaml");
 
 #[test]
 fn committed_crds_are_up_to_date() {

@@ -3,9 +3,8 @@
 //! itself included (so the CRD's schema and CEL rules are checked too), is created on a real
 //! kube-apiserver with server-side dry run (`dryRun=All`). Any rejection fails the test.
 
-mod generated;
-mod support;
 
+use crate::generated;
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::path::Path;
@@ -147,7 +146,7 @@ async fn every_object_render_accepts_is_accepted_by_the_api_server() {
 
     let cp = ControlPlane::start().await.expect("control plane");
     let client = cp.client();
-    support::install_crds(&client).await;
+    crate::support::install_crds(&client).await;
     let namespaces: BTreeSet<String> = accepted
         .iter()
         .flat_map(|c| c.objects.iter().flatten())
@@ -202,7 +201,7 @@ async fn every_object_render_accepts_is_accepted_by_the_api_server() {
 async fn the_crd_refuses_at_admission_what_render_refuses() {
     let cp = ControlPlane::start().await.expect("control plane");
     let client = cp.client();
-    support::install_crds(&client).await;
+    crate::support::install_crds(&client).await;
     create_namespace(&client, NAMESPACE).await;
     let refused = [
         ("1c", json!({}), "metadata.name must be a DNS-1035 label"),

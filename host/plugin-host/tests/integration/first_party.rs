@@ -1,15 +1,13 @@
 //! The first-party plugins, built for wasm32-wasip2 and run through the real host, give
 //! exactly the values of the scheduling and service-mesh seeds.
 
-#![expect(clippy::unwrap_used, reason = "tests")]
 
-mod common;
 
 use antfly_plugin_host::wit::{
     ContainerView, ErrorCode, InitContainerView, NodeSelectorRequirement, PodView, PreferredTerm, Role,
     SchedulingContribution, Toleration,
 };
-use common::{bundled, cluster, cluster_with_selectors, host, kv, mesh_view};
+use crate::common::{bundled, cluster, cluster_with_selectors, host, kv, mesh_view};
 
 fn contribution(plugin: &antfly_plugin_host::Plugin, settings: &str, role: Role) -> SchedulingContribution {
     let view = cluster(settings);
@@ -261,7 +259,7 @@ fn mesh_plugins_take_ports_from_the_view_not_from_constants() {
 #[test]
 fn the_template_plugin_pins_both_roles_to_its_node_pool() {
     let host = host();
-    let template = common::fixture(&host, "template", antfly_plugin_host::World::SchedulingProvider);
+    let template = crate::common::fixture(&host, "template", antfly_plugin_host::World::SchedulingProvider);
     let c = contribution(&template, r#"{"nodePool":"antfly","tolerateDedicated":true}"#, Role::Metadata);
     assert_eq!(c.node_selector, vec![kv("example.com/node-pool", "antfly")]);
     assert_eq!(c.tolerations[0].effect, "NoSchedule");

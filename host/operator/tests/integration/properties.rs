@@ -3,10 +3,10 @@
 //! problems; a problem always has a message, and a rendered input always parses back.
 //!
 //! Cases: `ANTFLY_PROPERTY_CASES` (default 10,000). Run alone with
-//! `cargo test -p antfly-operator --release --test properties`.
+//! `cargo test -p antfly-operator --release --test integration properties`.
 
-mod generated;
 
+use crate::generated;
 use antfly_operator::compose::NoPlugins;
 use antfly_operator::parse::{self, ParseOptions, UnknownFields};
 use antfly_operator::render::{RenderError, RenderOptions, render_with};

@@ -1,9 +1,7 @@
 //! Hostile plugins end in their typed error within their limit, and the same host keeps
 //! serving good calls afterwards.
 
-#![expect(clippy::unwrap_used, reason = "tests")]
 
-mod common;
 
 use std::time::{Duration, Instant};
 
@@ -12,14 +10,14 @@ use antfly_plugin_host::{
     CallError, CallErrorKind, HostConfig, Limits, MAX_PLUGIN_TEXT_BYTES, Plugin, PluginHost, Stack, TRUNCATION_MARKER,
     World,
 };
-use common::{cluster, fixture, kv};
+use crate::common::{cluster, fixture, kv};
 
 /// Slack on top of a limit. These bounds prove that a runaway call is stopped, not how fast:
 /// speed is the benchmarks' business, and a loaded CI machine must not fail them.
 const SLACK: Duration = Duration::from_secs(2);
 
 fn hostile() -> (PluginHost, Plugin) {
-    let host = common::host();
+    let host = crate::common::host();
     let plugin = fixture(&host, "hostile", World::SchedulingProvider);
     (host, plugin)
 }
@@ -252,8 +250,8 @@ fn limits_are_configurable() {
 
 #[test]
 fn calls_to_another_world_are_refused() {
-    let host = common::host();
-    let istio = common::bundled(&host, "istio");
+    let host = crate::common::host();
+    let istio = crate::common::bundled(&host, "istio");
     let error = istio.contribute(&cluster("{}"), Role::Data).unwrap_err();
     assert!(matches!(error.kind, CallErrorKind::WrongWorld { .. }), "{error}");
 }

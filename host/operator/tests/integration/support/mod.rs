@@ -1,6 +1,5 @@
 //! Shared helpers of the controller tests: manifests, an in-process operator, polling.
 
-#![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod deploy;
 

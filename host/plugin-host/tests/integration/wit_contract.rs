@@ -1,7 +1,6 @@
 //! The WIT package is a public API: its version matches the host's, and a published version
 //! never changes in place.
 
-#![expect(clippy::unwrap_used, reason = "tests")]
 
 use std::fs;
 

@@ -2,9 +2,7 @@
 //! returning a huge list or string fails without the host ever allocating it. This test
 //! binary counts the host's allocations to prove it.
 
-#![expect(clippy::unwrap_used, reason = "tests")]
 
-mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -55,11 +53,11 @@ fn huge_results_fail_before_the_host_allocates_them() {
         ..HostConfig::default()
     })
     .unwrap();
-    let plugin = common::fixture(&host, "hostile", World::SchedulingProvider);
+    let plugin = crate::common::fixture(&host, "hostile", World::SchedulingProvider);
     let limit = host.config().limits.max_output_bytes;
     // `huge-list`: 128 Ki entries, 6 MiB as host values; `huge-string`: 8 MiB.
     for attack in ["huge-list", "huge-string"] {
-        let view = common::cluster(&format!(r#"{{"attack":"{attack}"}}"#));
+        let view = crate::common::cluster(&format!(r#"{{"attack":"{attack}"}}"#));
         LARGEST.store(0, Ordering::Relaxed);
         RECORDING.store(true, Ordering::Relaxed);
         let result = plugin.contribute(&view, Role::Data);

@@ -2,7 +2,6 @@
 //! world, plugin and function, and a failure is attributed to the plugin that failed, not to
 //! the others the same cluster or operator uses.
 
-mod support;
 
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use antfly_operator::extensions::{PluginOptions, PluginResolver};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use support::*;
+use crate::support::*;
 
 /// A plugin directory holding the hostile fixture under the name `hostile`.
 fn hostile_plugin_dir() -> tempfile::TempDir {

@@ -3,7 +3,6 @@
 //! There is no kubelet or controller-manager: the tests play the kubelet by patching
 //! StatefulSet status and by creating pods, and count the operator's writes in the audit log.
 
-mod support;
 
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use support::*;
+use crate::support::*;
 
 async fn namespace(client: &Client, name: &str) {
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
