@@ -3,7 +3,6 @@
 //! itself included (so the CRD's schema and CEL rules are checked too), is created on a real
 //! kube-apiserver with server-side dry run (`dryRun=All`). Any rejection fails the test.
 
-
 use crate::generated;
 use std::collections::BTreeSet;
 use std::fmt::Debug;

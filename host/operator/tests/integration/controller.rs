@@ -3,9 +3,9 @@
 //! There is no kubelet or controller-manager: the tests play the kubelet by patching
 //! StatefulSet status and by creating pods, and count the operator's writes in the audit log.
 
-
 use std::time::Duration;
 
+use crate::support::*;
 use antfly_envtest::ControlPlane;
 use antfly_operator::api::{AntflyCluster, ClusterPhase, SidecarInjectionStatus};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -15,7 +15,6 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use crate::support::*;
 
 async fn namespace(client: &Client, name: &str) {
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");

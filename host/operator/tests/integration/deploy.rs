@@ -2,16 +2,15 @@
 //! the path of the value, accepted by a real kube-apiserver, and delivering plugins the
 //! operator loads with their sha256 pins.
 
-
 use std::path::{Path, PathBuf};
 
+use crate::support::deploy::*;
+use crate::support::repo_file;
 use antfly_envtest::ControlPlane;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use kube::api::Api;
 use sha2::{Digest, Sha256};
-use crate::support::deploy::*;
-use crate::support::repo_file;
 
 fn repo_path(path: &str) -> PathBuf {
     repo_root().join(path)

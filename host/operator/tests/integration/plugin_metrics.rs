@@ -2,9 +2,9 @@
 //! world, plugin and function, and a failure is attributed to the plugin that failed, not to
 //! the others the same cluster or operator uses.
 
-
 use std::sync::Arc;
 
+use crate::support::*;
 use antfly_envtest::ControlPlane;
 use antfly_operator::api::AntflyCluster;
 use antfly_operator::controller::metrics::{Metrics, PluginCallLabel, PluginFailureLabel};
@@ -12,7 +12,6 @@ use antfly_operator::extensions::{PluginOptions, PluginResolver};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use crate::support::*;
 
 /// A plugin directory holding the hostile fixture under the name `hostile`.
 fn hostile_plugin_dir() -> tempfile::TempDir {

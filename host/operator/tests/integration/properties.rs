@@ -5,7 +5,6 @@
 //! Cases: `ANTFLY_PROPERTY_CASES` (default 10,000). Run alone with
 //! `cargo test -p antfly-operator --release --test integration properties`.
 
-
 use crate::generated;
 use antfly_operator::compose::NoPlugins;
 use antfly_operator::parse::{self, ParseOptions, UnknownFields};

@@ -4,9 +4,9 @@
 //! `crds/previous/antfly.io.yaml` holds the CRDs of the previous release; the upgrade goes to
 //! `crds/antfly.io.yaml` as the Helm chart and the kustomize base install it.
 
-
 use std::time::Duration;
 
+use crate::support::*;
 use antfly_envtest::ControlPlane;
 use antfly_operator::api::{AntflyCluster, ClusterPhase};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -14,7 +14,6 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use crate::support::*;
 
 const NAMESPACE: &str = "upgrade";
 

@@ -2,7 +2,6 @@
 //! specs and specs mutated at Kubernetes' boundaries (names, quantities, tolerations, spread,
 //! affinity, images, annotations), plus text-level mutations of the YAML.
 
-
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value, json};

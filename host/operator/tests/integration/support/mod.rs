@@ -1,6 +1,5 @@
 //! Shared helpers of the controller tests: manifests, an in-process operator, polling.
 
-
 pub mod deploy;
 
 use std::future::Future;
