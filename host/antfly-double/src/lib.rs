@@ -1,0 +1,1 @@
+//! Test double of the Antfly HTTP API.
