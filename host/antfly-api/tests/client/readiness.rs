@@ -5,7 +5,7 @@ use std::time::Duration;
 use antfly_api::{ApiError, Client, RestoreMode, RestoreRequest, TableReadiness};
 use antfly_double::AntflyDouble;
 
-use crate::support::{GENEROUS, client, count, docs, double};
+use crate::support::{GENEROUS, client, count, docs, double, raw};
 
 const POLL: Duration = Duration::from_millis(50);
 
@@ -104,4 +104,24 @@ async fn a_refused_lookup_is_an_error_not_a_readiness() {
     let double = double().await;
     double.fail_next_requests(1, 400);
     assert!(matches!(client(&double).table_readiness("users").await, Err(ApiError::Status { status: 400, .. })));
+}
+
+#[tokio::test]
+async fn the_table_endpoints_answer_as_a_real_server_did() {
+    let double = double().await;
+    let address = double.address();
+    let client = client(&double);
+    assert_eq!(raw(address, "POST", "/db/v1/tables/t", r#"{"num_shards":1}"#).await.0, 200);
+    let (status, _, body) =
+        raw(address, "POST", "/db/v1/tables/t/batch", r#"{"inserts":{"a":{"x":1},"b":{"x":2}}}"#).await;
+    assert_eq!((status, body.as_str()), (201, r#"{"inserted":2}"#));
+    let (status, content_type, body) = raw(address, "GET", "/db/v1/tables/t/lookup/a", "").await;
+    assert_eq!((status, content_type.as_str(), body.as_str()), (200, "application/json", r#"{"x":1}"#));
+    let (status, _, body) = raw(address, "GET", "/db/v1/tables/t/lookup/zz", "").await;
+    assert_eq!((status, body.as_str()), (500, "Failed to lookup key: not found\n"));
+    assert_eq!(client.table_readiness("t").await.ok(), Some(TableReadiness::Ready));
+    assert_eq!(raw(address, "DELETE", "/db/v1/tables/t", "").await.0, 204);
+    assert_eq!(raw(address, "GET", "/db/v1/tables/t/lookup/a", "").await.0, 404);
+    assert_eq!(raw(address, "POST", "/db/v1/tables/t/batch", r#"{"inserts":{}}"#).await.0, 404);
+    assert_eq!(client.table_readiness("t").await.ok(), Some(TableReadiness::Missing));
 }

@@ -7,7 +7,7 @@ use antfly_api::{ApiError, BackupRequest, Client, RestoreMode, RestoreRequest, T
 use antfly_double::AntflyDouble;
 use serde_json::json;
 
-use crate::support::{GENEROUS, client, docs, double};
+use crate::support::{GENEROUS, client, docs, double, raw};
 
 const LOCATION: &str = "file:///backups";
 
@@ -104,4 +104,19 @@ async fn a_restore_of_named_tables_sends_them_and_its_mode() {
     );
     let waits = client.wait_until_tables_serve_reads(&["users".into()], GENEROUS, Duration::from_millis(50)).await;
     assert!(waits[0].ready, "{waits:?}");
+}
+
+#[tokio::test]
+async fn a_restore_of_a_table_the_backup_lacks_is_refused_with_400() {
+    let (_double, client) = backed_up().await;
+    let request = RestoreRequest { table_names: vec!["ghost".into()], ..restore("b1", RestoreMode::SkipIfExists) };
+    assert!(matches!(client.restore(&request).await, Err(ApiError::Status { status: 400, .. })));
+}
+
+#[tokio::test]
+async fn a_malformed_restore_is_refused_with_400() {
+    let (double, _client) = backed_up().await;
+    let body = r#"{"backup_id":"b1","location":"file:///backups","restore_mode":"merge"}"#;
+    assert_eq!(raw(double.address(), "POST", "/db/v1/restore", body).await.0, 400);
+    assert_eq!(raw(double.address(), "POST", "/db/v1/restore", "not json").await.0, 400);
 }
