@@ -99,6 +99,11 @@ impl AntflyDouble {
         self
     }
 
+    /// Deletes a table, as `DELETE /db/v1/tables/{t}` does; whether it existed.
+    pub fn delete_table(&self, name: &str) -> bool {
+        self.state().tables.remove(name).is_some()
+    }
+
     /// Registers node `id`, active, whose drain will follow `script`.
     pub fn add_node(&self, id: u64, script: DrainScript) -> &Self {
         self.state().nodes.insert(id, Node { script, drain: Drain::Active });
