@@ -19,12 +19,15 @@ use sha2::{Digest, Sha256};
 const TARGET: &str = "wasm32-wasip2";
 
 /// First-party plugins: name, crate (as cargo names its artifact), world.
-const FIRST_PARTY: [(&str, &str, &str); 5] = [
+const FIRST_PARTY: [(&str, &str, &str); 8] = [
     ("eks", "antfly_plugin_eks", "scheduling-provider"),
     ("gke", "antfly_plugin_gke", "scheduling-provider"),
     ("istio", "antfly_plugin_istio", "mesh-profile"),
     ("linkerd", "antfly_plugin_linkerd", "mesh-profile"),
     ("consul", "antfly_plugin_consul", "mesh-profile"),
+    ("s3", "antfly_plugin_s3", "backup-destination"),
+    ("gcs", "antfly_plugin_gcs", "backup-destination"),
+    ("file", "antfly_plugin_file", "backup-destination"),
 ];
 
 /// Test fixtures, exposed by path only: name, crate.
@@ -38,7 +41,7 @@ const FIXTURES: [(&str, &str); 6] = [
 ];
 
 /// Directories and files of `plugins/` whose changes require a rebuild.
-const WATCHED: [&str; 12] = [
+const WATCHED: [&str; 15] = [
     "Cargo.toml",
     "Cargo.lock",
     "sdk",
@@ -47,6 +50,9 @@ const WATCHED: [&str; 12] = [
     "istio",
     "linkerd",
     "consul",
+    "s3",
+    "gcs",
+    "file",
     "template",
     "template-mesh",
     "template-backup",

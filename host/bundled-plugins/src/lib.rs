@@ -9,7 +9,8 @@
 pub struct BundledPlugin {
     /// Name under which clusters select the plugin (`eks`, `istio`, ...).
     pub name: &'static str,
-    /// The WIT world the plugin targets (`scheduling-provider`, `mesh-profile`).
+    /// The WIT world the plugin targets (`scheduling-provider`, `mesh-profile`,
+    /// `backup-destination`).
     pub world: &'static str,
     /// Version of the plugin crate.
     pub version: &'static str,
@@ -21,7 +22,8 @@ pub struct BundledPlugin {
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
-/// The first-party plugins: `eks`, `gke`, `istio`, `linkerd` and `consul`.
+/// The first-party plugins: `eks`, `gke`, `istio`, `linkerd`, `consul`, and the backup
+/// destinations `s3`, `gcs` and `file`.
 pub fn first_party() -> &'static [BundledPlugin] {
     FIRST_PARTY
 }

@@ -2,8 +2,8 @@
 //! fixed cost per value, so that a list of a million empty strings counts too.
 
 use crate::wit::{
-    BackupPlan, Kv, NodeSelectorRequirement, PluginError, PodEnvironment, PreferredTerm, SchedulingContribution,
-    SecretEnv, Toleration, TopologySpread,
+    BackupPlan, ClaimMount, Kv, NodeSelectorRequirement, PluginError, PodEnvironment, PreferredTerm,
+    SchedulingContribution, SecretEnv, SecretFile, Toleration, TopologySpread,
 };
 
 /// Fixed cost of any value, in bytes.
@@ -88,7 +88,9 @@ record_size! {
         service_account_annotations,
     }
     SecretEnv { name, secret_name, secret_key }
-    PodEnvironment { env, secret_env, env_from_secrets }
+    SecretFile { env_name, secret_name, secret_key }
+    ClaimMount { claim_name, mount_path }
+    PodEnvironment { env, secret_env, env_from_secrets, secret_files, claim_mounts }
     BackupPlan { location, job, server }
 }
 

@@ -1,7 +1,7 @@
 //! The data types of the WIT package, as plain Rust types.
 
 pub use crate::bindings::backup::exports::antfly::operator::backup::{
-    BackupPlan, BackupRequest, PodEnvironment, SecretEnv,
+    BackupPlan, BackupRequest, ClaimMount, PodEnvironment, SecretEnv, SecretFile,
 };
 pub use crate::bindings::scheduling::antfly::operator::types::{
     ClusterView, ContainerView, ErrorCode, InitContainerView, Kv, MeshClusterView, PluginError, PodView, PortKind,

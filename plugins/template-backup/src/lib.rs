@@ -14,8 +14,8 @@
 //! operator wires them into the backup Job and the server pods as Secret references.
 
 use antfly_plugin_sdk::{
-    BackupPlan, BackupRequest, Guest, PluginError, PodEnvironment, SecretEnv, all_problems, kv, settings_error,
-    split_location,
+    BackupPlan, BackupRequest, Guest, PluginError, PodEnvironment, SecretEnv, all_problems, is_dns_subdomain, kv,
+    settings_error, split_location,
 };
 use serde::Deserialize;
 
@@ -85,19 +85,6 @@ fn is_container_name(name: &str) -> bool {
         && bytes[0] != b'-'
         && bytes[bytes.len() - 1] != b'-'
         && !name.contains("--")
-}
-
-/// A Kubernetes object name (DNS-1123 subdomain).
-fn is_dns_subdomain(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|part| {
-            let bytes = part.as_bytes();
-            !bytes.is_empty()
-                && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-                && bytes[0] != b'-'
-                && bytes[bytes.len() - 1] != b'-'
-        })
 }
 
 fn plan(request: &BackupRequest) -> Result<BackupPlan, PluginError> {

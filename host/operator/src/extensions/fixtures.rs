@@ -162,6 +162,16 @@ fn environment_json(environment: &PodEnvironment) -> Value {
             .map(|s| json!({ "name": s.name, "secretName": s.secret_name, "secretKey": s.secret_key }))
             .collect::<Vec<_>>(),
         "envFromSecrets": environment.env_from_secrets,
+        "secretFiles": environment
+            .secret_files
+            .iter()
+            .map(|s| json!({ "envName": s.env_name, "secretName": s.secret_name, "secretKey": s.secret_key }))
+            .collect::<Vec<_>>(),
+        "claimMounts": environment
+            .claim_mounts
+            .iter()
+            .map(|c| json!({ "claimName": c.claim_name, "mountPath": c.mount_path }))
+            .collect::<Vec<_>>(),
     })
 }
 
