@@ -66,6 +66,8 @@ async fn main() {
         resync: Duration::from_secs(300),
         resolver: Arc::new(NoPlugins),
         reconcile_all: Default::default(),
+        clock: Arc::new(controller::clock::SystemClock),
+        job_image: controller::default_job_image(),
     };
     let leader = Arc::new(LeaderState::default());
     tokio::spawn(controller::run(

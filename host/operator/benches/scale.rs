@@ -64,7 +64,7 @@ fn minimal_cluster(name: &str) -> AntflyCluster {
 
 /// The children of one minimal cluster, by (apiVersion, kind), from the operator's own pipeline.
 fn children_per_cluster() -> BTreeMap<(String, String), usize> {
-    let desired = desired_state(&minimal_cluster("probe"), &NoPlugins).expect("the minimal cluster is valid");
+    let desired = desired_state(&minimal_cluster("probe"), &[], &NoPlugins).expect("the minimal cluster is valid");
     let mut kinds = BTreeMap::new();
     for object in desired.resources.to_json_objects().expect("objects serialise") {
         let key =

@@ -11,6 +11,9 @@ macro_rules! examples {
 examples!(
     "architecture-cluster.yaml",
     "autoscaling-cluster.yaml",
+    "backup-file-pvc.yaml",
+    "backup-gcs-workload-identity.yaml",
+    "backup-minio-secret.yaml",
     "daily-backup.yaml",
     "dedicated-node-pool-cluster.yaml",
     "dev-cluster.yaml",

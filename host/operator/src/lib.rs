@@ -6,6 +6,7 @@
 //! `docs/architecture.md`.
 
 pub mod api;
+pub mod backup;
 pub mod base;
 pub mod build;
 pub mod compose;

@@ -49,6 +49,12 @@ enum Command {
     Crd,
     /// Run the controller against the cluster in KUBECONFIG or the in-cluster config.
     Run(RunArgs),
+    /// Run one backup (what a backup Job runs): ask the cluster's metadata API for it and
+    /// write the result to the termination message.
+    BackupRun(cli::run_job::RunJobArgs),
+    /// Run one restore (what a restore Job runs), then wait until every restored table
+    /// serves reads.
+    RestoreRun(cli::run_job::RestoreJobArgs),
     /// Inspect and try plugins.
     Plugins {
         #[command(subcommand)]
@@ -111,6 +117,8 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Render { file, lenient, plugins } => render_command(file.as_ref(), lenient, &plugins),
+        Command::BackupRun(args) => run_async(cli::run_job::backup_run(args)),
+        Command::RestoreRun(args) => run_async(cli::run_job::restore_run(args)),
         Command::Plugins { command: PluginsCommand::List { plugins } } => {
             plugins.load().map(|resolver| cli::plugins::list(&resolver))
         }
@@ -159,4 +167,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a one-shot async command on a small runtime.
+fn run_async(command: impl std::future::Future<Output = Result<String, String>>) -> Result<String, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("failed to start the async runtime: {e}"))?
+        .block_on(command)
 }

@@ -3,6 +3,7 @@
 //! from the plugin calls, which the resolver sandboxes.
 
 use crate::api::AntflyCluster;
+use crate::backup::destination::{DestinationRequest, Operation, PodEnvironment, ServerEnvironment};
 use crate::build::{ClusterResources, build_resources, limits};
 use crate::compose::{Contributions, ExtensionError, ExtensionResolver};
 use crate::status::{CONFIGURATION_VALID, PLUGINS_READY};
@@ -14,6 +15,17 @@ pub struct DesiredState {
     pub cluster: ValidatedCluster,
     pub contributions: Contributions,
     pub resources: ClusterResources,
+    /// Destinations whose server environment is not on the pods, and why. Their own
+    /// AntflyBackup or AntflyRestore reports it; the cluster is built without them.
+    pub destination_problems: Vec<DestinationProblem>,
+}
+
+/// A backup destination of the cluster that could not be planned or merged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DestinationProblem {
+    /// `AntflyBackup/nightly`.
+    pub owner: String,
+    pub message: String,
 }
 
 /// The step of the pipeline that failed.
@@ -53,10 +65,17 @@ impl PipelineError {
     }
 }
 
-/// Validate `cluster`, resolve its plugin contributions, build its objects and check them.
-pub fn desired_state(cluster: &AntflyCluster, resolver: &dyn ExtensionResolver) -> Result<DesiredState, PipelineError> {
+/// Validate `cluster`, resolve its plugin contributions and the server environment of its
+/// backup `destinations`, build its objects and check them.
+pub fn desired_state(
+    cluster: &AntflyCluster,
+    destinations: &[DestinationRequest],
+    resolver: &dyn ExtensionResolver,
+) -> Result<DesiredState, PipelineError> {
     let cluster = validate(cluster).map_err(PipelineError::Invalid)?;
-    let contributions = resolver.resolve(&cluster).map_err(PipelineError::Plugins)?;
+    let mut contributions = resolver.resolve(&cluster).map_err(PipelineError::Plugins)?;
+    let (destinations, destination_problems) = server_environment(destinations, resolver);
+    contributions.destinations = destinations;
     let resources = build_resources(&cluster, &contributions);
     // What the plugins added may break Kubernetes' limits (annotation totals, spread pairs,
     // ConfigMap size): the API server would refuse those objects, so none is applied.
@@ -64,5 +83,35 @@ pub fn desired_state(cluster: &AntflyCluster, resolver: &dyn ExtensionResolver) 
     if !errors.is_empty() {
         return Err(PipelineError::Invalid(ValidationErrors { errors }));
     }
-    Ok(DesiredState { cluster, contributions, resources })
+    Ok(DesiredState { cluster, contributions, resources, destination_problems })
+}
+
+/// The server environment of every destination that plans and merges cleanly, in the order
+/// given (the controller sorts by owner), and the problems of the others.
+pub fn server_environment(
+    destinations: &[DestinationRequest],
+    resolver: &dyn ExtensionResolver,
+) -> (ServerEnvironment, Vec<DestinationProblem>) {
+    let mut accepted: Vec<(String, PodEnvironment)> = Vec::new();
+    let mut problems = Vec::new();
+    for request in destinations {
+        // The server environment never depends on the run, so no backup id is needed.
+        let operation = if request.field == "spec.source" { Operation::Restore } else { Operation::Backup };
+        match resolver.plan_destination(request, operation, "") {
+            Ok(plan) => {
+                let candidate =
+                    accepted.iter().map(|(o, e)| (o.as_str(), e)).chain([(request.owner.as_str(), &plan.server)]);
+                match ServerEnvironment::merge(candidate) {
+                    Ok(_) => accepted.push((request.owner.clone(), plan.server)),
+                    Err(conflicts) => problems
+                        .push(DestinationProblem { owner: request.owner.clone(), message: conflicts.join("; ") }),
+                }
+            }
+            Err(error) => {
+                problems.push(DestinationProblem { owner: request.owner.clone(), message: error.to_string() })
+            }
+        }
+    }
+    let merged = ServerEnvironment::merge(accepted.iter().map(|(o, e)| (o.as_str(), e))).unwrap_or_default();
+    (merged, problems)
 }

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::api::AntflyCluster;
+use crate::backup::{self, destination::DestinationRequest};
 use crate::build::ClusterResources;
 use crate::compose::{ExtensionError, ExtensionResolver};
 use crate::parse::{self, Locations, Object, ParseOptions, Problem};
@@ -76,14 +77,23 @@ pub struct Rendered {
 
 /// Parse the one AntflyCluster of `yaml`, strictly.
 pub fn parse_cluster(yaml: &str) -> Result<AntflyCluster, RenderError> {
-    parse_one_cluster(yaml, &crate::compose::NoPlugins, RenderOptions::default()).map(|(cluster, _, _)| cluster)
+    parse_one_cluster(yaml, &crate::compose::NoPlugins, RenderOptions::default()).map(|input| input.cluster)
+}
+
+/// One cluster and the backups and restores of it from the same input.
+struct RenderInput {
+    cluster: AntflyCluster,
+    locations: Locations,
+    warnings: Vec<Problem>,
+    /// Each destination with the line of its document.
+    destinations: Vec<(DestinationRequest, u64)>,
 }
 
 fn parse_one_cluster(
     yaml: &str,
     resolver: &dyn ExtensionResolver,
     options: RenderOptions,
-) -> Result<(AntflyCluster, Locations, Vec<Problem>), RenderError> {
+) -> Result<RenderInput, RenderError> {
     let parsed = match parse::parse(yaml, options.parse) {
         Ok(parsed) => parsed,
         Err(errors) => {
@@ -92,7 +102,7 @@ fn parse_one_cluster(
             if let Some((cluster, locations)) = errors.partial.iter().find_map(|d| match &d.object {
                 Object::Cluster(c) => Some((c, &d.locations)),
                 _ => None,
-            }) && let Err(RenderError::Invalid(more)) = desired(cluster, resolver)
+            }) && let Err(RenderError::Invalid(more)) = desired(cluster, &[], resolver)
             {
                 let more = more.problems.into_iter().map(|p| relocate(p, locations));
                 let related = |p: &Problem| problems.iter().any(|q| related_paths(&p.path, &q.path));
@@ -106,47 +116,59 @@ fn parse_one_cluster(
     let mut cluster = None;
     let mut other_kind = None;
     let mut problems = Vec::new();
+    let mut operations = Vec::new();
     for document in parsed.documents {
+        let line = Some(document.line);
         match document.object {
             Object::Cluster(c) if cluster.is_none() => cluster = Some((*c, document.locations)),
             Object::Cluster(_) => problems.push(Problem {
                 path: String::new(),
-                line: Some(document.line),
+                line,
                 column: None,
                 message: "render takes one AntflyCluster per input; this is a second one".into(),
             }),
             other => {
                 other_kind.get_or_insert(other.kind());
-                warnings.push(Problem {
-                    path: String::new(),
-                    line: Some(document.line),
-                    column: None,
-                    message: format!(
-                        "this {} was checked but is not rendered: render prints one AntflyCluster's objects",
-                        other.kind()
-                    ),
-                })
+                for error in backup::validate(&other) {
+                    problems.push(Problem::located(&error.path, error.message, Some(&document.locations)));
+                }
+                operations.push((other, document.line));
             }
         }
     }
     if !problems.is_empty() {
-        return Err(RenderError::Invalid(InputErrors { problems }));
+        return Err(RenderError::Invalid(InputErrors::sorted(problems)));
     }
-    match cluster {
-        Some((cluster, locations)) => Ok((cluster, locations, warnings)),
-        None if other_kind.is_none() => Err(RenderError::Invalid(InputErrors {
-            problems: vec![Problem {
-                path: String::new(),
-                line: None,
-                column: None,
-                message: "the input holds no AntflyCluster document".into(),
-            }],
-        })),
-        None => Err(RenderError::WrongKind {
-            api_version: "antfly.io/v1".into(),
-            kind: other_kind.unwrap_or_default().to_string(),
-        }),
+    let Some((cluster, locations)) = cluster else {
+        return Err(match other_kind {
+            None => RenderError::Invalid(InputErrors {
+                problems: vec![Problem {
+                    path: String::new(),
+                    line: None,
+                    column: None,
+                    message: "the input holds no AntflyCluster document".into(),
+                }],
+            }),
+            Some(kind) => RenderError::WrongKind { api_version: "antfly.io/v1".into(), kind: kind.to_string() },
+        });
+    };
+    let mut destinations = Vec::new();
+    for (object, line) in operations {
+        let located = |message: String| Problem { path: String::new(), line: Some(line), column: None, message };
+        match backup::destination_of(&object, &cluster) {
+            Some(Ok(request)) => destinations.push((request, line)),
+            Some(Err(error)) => problems.push(located(error.to_string())),
+            None => warnings.push(located(format!(
+                "this {} is not of the AntflyCluster {:?} (another name or namespace): it was checked, not rendered",
+                object.kind(),
+                cluster.metadata.name.as_deref().unwrap_or_default()
+            ))),
+        }
     }
+    if !problems.is_empty() {
+        return Err(RenderError::Invalid(InputErrors::sorted(problems)));
+    }
+    Ok(RenderInput { cluster, locations, warnings, destinations })
 }
 
 /// A problem found on a partial object, placed by the document's locations.
@@ -168,8 +190,12 @@ fn related_paths(a: &str, b: &str) -> bool {
 
 /// The shared pipeline, with every input problem in one [`RenderError::Invalid`] list: core
 /// validation, the plugins' verdicts on their settings, and the limits of what was composed.
-pub fn desired(cluster: &AntflyCluster, resolver: &dyn ExtensionResolver) -> Result<DesiredState, RenderError> {
-    desired_state(cluster, resolver).map_err(|error| match error {
+pub fn desired(
+    cluster: &AntflyCluster,
+    destinations: &[DestinationRequest],
+    resolver: &dyn ExtensionResolver,
+) -> Result<DesiredState, RenderError> {
+    desired_state(cluster, destinations, resolver).map_err(|error| match error {
         PipelineError::Invalid(core) => {
             let mut errors = core.errors;
             // Ask the plugins about their own settings as well, so that one run lists everything.
@@ -205,13 +231,30 @@ pub fn render_with(
     resolver: &dyn ExtensionResolver,
     options: RenderOptions,
 ) -> Result<Rendered, RenderError> {
-    let (cluster, locations, warnings) = parse_one_cluster(yaml, resolver, options)?;
-    let DesiredState { resources, .. } = desired(&cluster, resolver).map_err(|error| match error {
-        RenderError::Invalid(errors) => RenderError::Invalid(InputErrors::sorted(
-            errors.problems.into_iter().map(|p| relocate(p, &locations)).collect(),
-        )),
-        other => other,
-    })?;
+    let RenderInput { cluster, locations, warnings, destinations } = parse_one_cluster(yaml, resolver, options)?;
+    let requests: Vec<DestinationRequest> = destinations.iter().map(|(request, _)| request.clone()).collect();
+    let DesiredState { resources, destination_problems, .. } =
+        desired(&cluster, &requests, resolver).map_err(|error| match error {
+            RenderError::Invalid(errors) => RenderError::Invalid(InputErrors::sorted(
+                errors.problems.into_iter().map(|p| relocate(p, &locations)).collect(),
+            )),
+            other => other,
+        })?;
+    // A destination the operator would leave off the pods is an error here: the preview
+    // would otherwise show pods its backups cannot write from.
+    if !destination_problems.is_empty() {
+        let line_of = |owner: &str| destinations.iter().find(|(r, _)| r.owner == owner).map(|(_, line)| *line);
+        let problems = destination_problems
+            .into_iter()
+            .map(|p| Problem {
+                path: String::new(),
+                line: line_of(&p.owner),
+                column: None,
+                message: format!("{}: {}", p.owner, p.message),
+            })
+            .collect();
+        return Err(RenderError::Invalid(InputErrors::sorted(problems)));
+    }
     Ok(Rendered { yaml: to_yaml(&resources)?, warnings })
 }
 

@@ -20,20 +20,13 @@ use kube::CustomResourceExt;
 /// server prunes nulls (and applies defaults) exactly as `render` does.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let mut crds = vec![AntflyCluster::crd(), AntflyBackup::crd(), AntflyRestore::crd()];
-    if let Some(root) =
-        crds[0].spec.versions.first_mut().and_then(|v| v.schema.as_mut()).and_then(|s| s.open_api_v3_schema.as_mut())
-    {
-        root.x_kubernetes_validations.get_or_insert_with(Vec::new).push(ValidationRule {
-            rule: format!(
-                "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= {}",
-                MAX_CLUSTER_NAME_LEN
-            ),
-            message: Some(format!(
-                "metadata.name must be a DNS-1035 label of at most {} characters, so that Service names, pod names and revision labels stay valid",
-                MAX_CLUSTER_NAME_LEN
-            )),
-            ..ValidationRule::default()
-        });
+    let name_rules = [
+        (MAX_CLUSTER_NAME_LEN, "Service names, pod names and revision labels"),
+        (MAX_BACKUP_NAME_LEN, "backup ids and Job names ({name}-{YYYYMMDDHHMMSS}-{n})"),
+        (MAX_RESTORE_NAME_LEN, "the restore Job's name ({name}-restore)"),
+    ];
+    for (crd, (max, why)) in crds.iter_mut().zip(name_rules) {
+        add_name_rule(crd, max, why);
     }
     for crd in &mut crds {
         for version in &mut crd.spec.versions {
@@ -49,6 +42,29 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         }
     }
     crds
+}
+
+/// Longest AntflyBackup name: its runs are Jobs named `{name}-{YYYYMMDDHHMMSS}[-n]`, and a
+/// Job name is a label value (at most 63 characters).
+pub const MAX_BACKUP_NAME_LEN: usize = 63 - 1 - 14 - 3;
+/// Longest AntflyRestore name: its Job is `{name}-restore`.
+pub const MAX_RESTORE_NAME_LEN: usize = 63 - "-restore".len();
+
+/// `metadata.name` must be a DNS-1035 label of at most `max` characters, checked at admission.
+fn add_name_rule(crd: &mut CustomResourceDefinition, max: usize, why: &str) {
+    let root =
+        crd.spec.versions.first_mut().and_then(|v| v.schema.as_mut()).and_then(|s| s.open_api_v3_schema.as_mut());
+    if let Some(root) = root {
+        root.x_kubernetes_validations.get_or_insert_with(Vec::new).push(ValidationRule {
+            rule: format!(
+                "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= {max}"
+            ),
+            message: Some(format!(
+                "metadata.name must be a DNS-1035 label of at most {max} characters, so that {why} stay valid"
+            )),
+            ..ValidationRule::default()
+        });
+    }
 }
 
 fn strip_nullable(schema: &mut JSONSchemaProps) {

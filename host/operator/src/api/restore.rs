@@ -5,7 +5,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::backup::{ClusterRef, SecretRef};
+use super::backup::{ClusterRef, SecretRef, TableRecord};
 use super::schema::preserve_unknown_object;
 
 /// A one-off restore; the spec is immutable once created.
@@ -35,6 +35,21 @@ pub struct AntflyRestoreSpec {
     pub tables: Vec<String>,
     #[serde(default)]
     pub restore_mode: RestoreMode,
+    /// How long, after the server accepts the restore, every restored table may take to
+    /// serve reads before the restore fails.
+    #[serde(default = "default_ready_timeout", skip_serializing_if = "is_default_ready_timeout")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub ready_timeout_seconds: i64,
+}
+
+pub const DEFAULT_READY_TIMEOUT_SECONDS: i64 = 900;
+
+fn default_ready_timeout() -> i64 {
+    DEFAULT_READY_TIMEOUT_SECONDS
+}
+
+fn is_default_ready_timeout(value: &i64) -> bool {
+    *value == DEFAULT_READY_TIMEOUT_SECONDS
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -64,8 +79,15 @@ pub enum RestoreMode {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AntflyRestoreStatus {
+    /// Pending, Running, Completed, Failed or Invalid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
+    /// The Job that runs the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// Per table: triggered, skipped, ready, or not ready with the last read error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

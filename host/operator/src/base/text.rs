@@ -22,6 +22,12 @@ pub fn truncate_utf8(mut text: String, max_bytes: usize) -> String {
     text
 }
 
+/// Text from a peer (an Antfly server, a Job's result) made safe for status, events and
+/// terminals: control characters become spaces, and it is cut to `max_bytes`.
+pub fn sanitize(text: &str, max_bytes: usize) -> String {
+    truncate_utf8(text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect(), max_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

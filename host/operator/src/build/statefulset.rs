@@ -200,6 +200,7 @@ pub fn build_statefulset(
         ..PodSpec::default()
     };
     apply_scheduling(&mut pod, cluster, role, user_scheduling, &role_contributions.scheduling);
+    contributions.destinations.apply_to(&mut pod, CONTAINER_NAME);
 
     let mut annotations = pod_annotations(cluster, role_contributions);
     annotations.insert(CONFIG_HASH_ANNOTATION.to_string(), config_hash.to_string());

@@ -4,4 +4,5 @@
 pub mod input;
 pub mod plugins;
 pub mod run;
+pub mod run_job;
 pub mod scaffold;

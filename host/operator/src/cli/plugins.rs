@@ -45,9 +45,51 @@ fn load_with_cache_fallback<T>(
 /// `plugins try`: runs `plugin` against the AntflyCluster in `cluster_yaml` and prints
 /// its checked contribution as YAML.
 pub fn try_plugin_yaml(resolver: &PluginResolver, cluster_yaml: &str, plugin: &str) -> Result<String, String> {
+    if resolver.plugin(antfly_plugin_host::World::BackupDestination, plugin).is_some() {
+        return try_destination_yaml(resolver, cluster_yaml, plugin);
+    }
     let cluster = parse_cluster(cluster_yaml).map_err(|e| e.to_string())?;
     let validated = validate(&cluster).map_err(|e| format!("invalid AntflyCluster:\n{e}"))?;
     let report = resolver.try_plugin(&validated, plugin).map_err(|e| e.to_string())?;
+    serde_saphyr::to_string(&report).map_err(|e| format!("failed to serialise the report: {e}"))
+}
+
+/// `plugins try` of a backup destination: plans the AntflyBackup or AntflyRestore of the
+/// input, checked as a reconcile checks it, and prints the plan.
+fn try_destination_yaml(resolver: &PluginResolver, yaml: &str, plugin: &str) -> Result<String, String> {
+    use antfly_operator::backup::{backup_destination, destination::Operation, restore_destination};
+    use antfly_operator::compose::ExtensionResolver;
+    use antfly_operator::parse::{Object, ParseOptions, parse};
+
+    let parsed = parse(yaml, ParseOptions::default()).map_err(|e| e.to_string())?;
+    let (request, operation) = parsed
+        .documents
+        .iter()
+        .find_map(|d| match &d.object {
+            Object::Backup(b) => Some(backup_destination(b).map(|r| (r, Operation::Backup))),
+            Object::Restore(r) => Some(restore_destination(r).map(|r| (r, Operation::Restore))),
+            Object::Cluster(_) => None,
+        })
+        .ok_or_else(|| {
+            format!("{plugin} is a backup destination: try it on an AntflyBackup or AntflyRestore file (-f FILE)")
+        })?
+        .map_err(|e| e.to_string())?;
+    let scheme = request.scheme().map_err(|e| e.to_string())?;
+    let serving = resolver.destination_for(&scheme, request.location_field()).map_err(|e| e.to_string())?;
+    if serving.name() != plugin {
+        return Err(format!(
+            "{}: scheme {scheme}:// is served by {:?}, not {plugin:?}",
+            request.location_field(),
+            serving.name()
+        ));
+    }
+    let plan = resolver.plan_destination(&request, operation, "trial-20300101000000").map_err(|e| e.to_string())?;
+    let report = serde_json::json!({
+        "plugin": plugin,
+        "world": "backup-destination",
+        "request": {"owner": request.owner, "location": request.location, "options": serde_json::from_str::<serde_json::Value>(&request.options).unwrap_or_default()},
+        "plan": antfly_operator::extensions::fixtures::plan_json(&plan),
+    });
     serde_saphyr::to_string(&report).map_err(|e| format!("failed to serialise the report: {e}"))
 }
 

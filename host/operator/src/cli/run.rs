@@ -25,6 +25,9 @@ pub struct RunArgs {
     /// How often to check --plugin-dir for changes, in seconds.
     #[arg(long, default_value_t = 5)]
     plugin_reload_seconds: u64,
+    /// Image of backup and restore Jobs; the deploy manifests set the operator's own.
+    #[arg(long, env = "ANTFLY_JOB_IMAGE")]
+    job_image: Option<String>,
     #[command(flatten)]
     pub plugins: PluginArgs,
 }
@@ -69,6 +72,8 @@ pub async fn run_operator(args: RunArgs) -> Result<String, String> {
         resync: Duration::from_secs(args.resync_seconds),
         resolver,
         reconcile_all,
+        clock: Arc::new(controller::clock::SystemClock),
+        job_image: args.job_image.unwrap_or_else(controller::default_job_image),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

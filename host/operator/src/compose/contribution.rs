@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{PreferredSchedulingTerm, Toleration, TopologySpreadConstraint};
 
+use crate::backup::destination::{DestinationPlan, DestinationRequest, Operation};
 use crate::base::{PluginWorld, Role};
 use crate::validate::ValidatedCluster;
 
@@ -53,6 +54,8 @@ pub struct RoleContributions {
 pub struct Contributions {
     pub metadata: RoleContributions,
     pub data: RoleContributions,
+    /// What the cluster's backup destinations need on every server pod.
+    pub destinations: crate::backup::destination::ServerEnvironment,
 }
 
 impl Contributions {
@@ -124,6 +127,21 @@ pub trait ExtensionResolver: Send + Sync {
             plugin: profile.to_string(),
             field: "spec.serviceMesh.profile",
             hint: String::new(),
+        })
+    }
+
+    /// The checked plan of the destination plugin that serves the request's scheme.
+    fn plan_destination(
+        &self,
+        request: &DestinationRequest,
+        _operation: Operation,
+        _backup_id: &str,
+    ) -> Result<DestinationPlan, ExtensionError> {
+        Err(ExtensionError::PluginNotAvailable {
+            world: PluginWorld::BackupDestination,
+            plugin: request.scheme().unwrap_or_default(),
+            field: request.location_field(),
+            hint: String::from(" (this build has no plugin runtime)"),
         })
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
@@ -22,6 +23,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
+use crate::api::{AntflyBackup, AntflyRestore};
 use crate::base::labels::{APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
 
 /// How many changes a subscriber may lag behind before the reflector waits for it.
@@ -38,6 +40,10 @@ pub struct Caches {
     pub statefulsets: Store<StatefulSet>,
     pub pdbs: Store<PodDisruptionBudget>,
     pub pods: Store<Pod>,
+    /// Backup and restore Jobs.
+    pub jobs: Store<Job>,
+    pub backups: Store<AntflyBackup>,
+    pub restores: Store<AntflyRestore>,
 }
 
 /// The change streams that trigger reconciles, one per cached kind.
@@ -48,6 +54,9 @@ pub struct Triggers {
     pub statefulsets: ReflectHandle<StatefulSet>,
     pub pdbs: ReflectHandle<PodDisruptionBudget>,
     pub pods: ReflectHandle<Pod>,
+    pub jobs: ReflectHandle<Job>,
+    pub backups: ReflectHandle<AntflyBackup>,
+    pub restores: ReflectHandle<AntflyRestore>,
 }
 
 type Reflector = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -62,9 +71,23 @@ pub fn start(client: &Client, namespace: Option<&str>) -> (Caches, Triggers, Vec
     let (service_accounts, account_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (services, service_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (statefulsets, statefulset_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
-    let (pdbs, pdb_changes) = cached(client, namespace, owned, trim, &mut reflectors);
+    let (pdbs, pdb_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
+    let (jobs, job_changes) = cached(client, namespace, owned, trim, &mut reflectors);
+    let everything = watcher::Config::default();
+    let (backups, backup_changes) = cached(client, namespace, everything.clone(), trim, &mut reflectors);
+    let (restores, restore_changes) = cached(client, namespace, everything, trim, &mut reflectors);
     let (pod_cache, pod_changes) = cached(client, namespace, pods, trim_pod, &mut reflectors);
-    let caches = Caches { config_maps, service_accounts, services, statefulsets, pdbs, pods: pod_cache };
+    let caches = Caches {
+        config_maps,
+        service_accounts,
+        services,
+        statefulsets,
+        pdbs,
+        pods: pod_cache,
+        jobs,
+        backups,
+        restores,
+    };
     let triggers = Triggers {
         config_maps: config_map_changes,
         service_accounts: account_changes,
@@ -72,6 +95,9 @@ pub fn start(client: &Client, namespace: Option<&str>) -> (Caches, Triggers, Vec
         statefulsets: statefulset_changes,
         pdbs: pdb_changes,
         pods: pod_changes,
+        jobs: job_changes,
+        backups: backup_changes,
+        restores: restore_changes,
     };
     (caches, triggers, reflectors)
 }
@@ -142,6 +168,9 @@ impl Caches {
                 self.statefulsets.wait_until_ready(),
                 self.pdbs.wait_until_ready(),
                 self.pods.wait_until_ready(),
+                self.jobs.wait_until_ready(),
+                self.backups.wait_until_ready(),
+                self.restores.wait_until_ready(),
             );
         };
         if tokio::time::timeout(FIRST_LIST_TIMEOUT, ready).await.is_err() {

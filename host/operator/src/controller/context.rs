@@ -8,6 +8,7 @@ use kube::Client;
 use kube::runtime::events::Recorder;
 
 use super::cache::Caches;
+use super::clock::Clock;
 use super::error::ReconcileError;
 use super::leader::LeaderState;
 use super::metrics::Metrics;
@@ -33,6 +34,12 @@ pub struct Context {
     /// The last status this process wrote per cluster (namespace/name), kept only until the
     /// cache shows a newer resourceVersion of the cluster.
     pub written_status: Mutex<HashMap<String, WrittenStatus>>,
+    /// The time reconciles read (schedules, run ids).
+    pub clock: Arc<dyn Clock>,
+    /// Image of backup and restore Jobs.
+    pub job_image: String,
+    /// The run (Job name) holding each cluster's (namespace/name) run slot.
+    pub runs: Mutex<HashMap<String, String>>,
 }
 
 /// A status write, remembered so that a reconcile running before the cache has seen it does

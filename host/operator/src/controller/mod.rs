@@ -4,7 +4,9 @@
 //! The reconcile itself is [`reconcile::reconcile`]; it runs the same [`crate::pipeline`] as `render`.
 
 mod apply;
+mod backups;
 pub mod cache;
+pub mod clock;
 mod context;
 mod error;
 mod finalizer;
@@ -14,6 +16,8 @@ pub mod metrics;
 mod observe;
 pub mod plugin_reload;
 mod reconcile;
+mod restores;
+mod runs;
 mod update_status;
 
 use std::sync::Arc;
@@ -35,7 +39,7 @@ pub use apply::FIELD_MANAGER;
 pub use context::Context;
 pub use error::ReconcileError;
 
-use crate::api::AntflyCluster;
+use crate::api::{AntflyBackup, AntflyCluster, AntflyRestore};
 use crate::base::labels::{LABEL_INSTANCE, MANAGER};
 use crate::compose::ExtensionResolver;
 use cache::{Caches, Triggers};
@@ -56,8 +60,18 @@ pub struct OperatorConfig {
     pub identity: String,
     pub resync: Duration,
     pub resolver: Arc<dyn ExtensionResolver>,
-    /// Notified when every cluster should be reconciled again (a new plugin set).
+    /// Notified when every cluster, backup and restore should be reconciled again (a new
+    /// plugin set, or in tests a moved clock).
     pub reconcile_all: Arc<tokio::sync::Notify>,
+    /// The time schedules are read against.
+    pub clock: Arc<dyn clock::Clock>,
+    /// Image of backup and restore Jobs: the operator's own.
+    pub job_image: String,
+}
+
+/// The default image of backup and restore Jobs, the operator's own release.
+pub fn default_job_image() -> String {
+    format!("antfly-operator:{}", env!("CARGO_PKG_VERSION"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,12 +121,53 @@ pub async fn run(
     let reflectors: Vec<_> = reflectors.into_iter().map(tokio::spawn).collect();
     caches.wait_until_ready().await;
     let ctx = Arc::new(make_context(client.clone(), caches, &config, leader.clone(), metrics));
-    let reconcile_all = futures::stream::unfold(config.reconcile_all.clone(), |notify| async move {
-        notify.notified().await;
-        Some(((), notify))
-    });
+    let every = |notify: Arc<tokio::sync::Notify>| {
+        futures::stream::unfold(notify, |notify| async move {
+            notify.notified().await;
+            Some(((), notify))
+        })
+    };
+    // One notification reaches the three controllers: each has its own Notify.
+    let (backups_all, restores_all) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+    let fan_out = {
+        let (source, backups_all, restores_all) =
+            (config.reconcile_all.clone(), backups_all.clone(), restores_all.clone());
+        let clusters_all = Arc::new(tokio::sync::Notify::new());
+        let clusters = clusters_all.clone();
+        tokio::spawn(async move {
+            loop {
+                source.notified().await;
+                clusters.notify_one();
+                backups_all.notify_one();
+                restores_all.notify_one();
+            }
+        });
+        clusters_all
+    };
+    let (stop_backups_tx, stop_backups) = tokio::sync::oneshot::channel::<()>();
+    let (stop_restores_tx, stop_restores) = tokio::sync::oneshot::channel::<()>();
+    let Triggers { jobs, backups, restores, .. } = &triggers;
+    let (jobs_for_restores, backups_trigger, restores_trigger) = (jobs.clone(), backups.clone(), restores.clone());
+    let backup_controller = Controller::for_shared_stream(backups_trigger, ctx.caches.backups.clone())
+        .owns_shared_stream(jobs.clone())
+        .reconcile_all_on(every(backups_all))
+        .graceful_shutdown_on(async move {
+            let _ = stop_backups.await;
+        })
+        .run(backups::reconcile, backups::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let restore_controller = Controller::for_shared_stream(restores_trigger, ctx.caches.restores.clone())
+        .owns_shared_stream(jobs_for_restores)
+        .reconcile_all_on(every(restores_all))
+        .graceful_shutdown_on(async move {
+            let _ = stop_restores.await;
+        })
+        .run(restores::reconcile, restores::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let backup_controller = tokio::spawn(backup_controller);
+    let restore_controller = tokio::spawn(restore_controller);
     let controller =
-        tokio::spawn(run_controller(ctx, config.watch_namespace.clone(), triggers, reconcile_all, async move {
+        tokio::spawn(run_controller(ctx, config.watch_namespace.clone(), triggers, every(fan_out), async move {
             let _ = stop_rx.await;
         }));
     let outcome = loop {
@@ -131,7 +186,9 @@ pub async fn run(
         }
     };
     let _ = stop_tx.send(());
-    let _ = controller.await;
+    let _ = stop_backups_tx.send(());
+    let _ = stop_restores_tx.send(());
+    let _ = futures::join!(controller, backup_controller, restore_controller);
     for reflector in reflectors {
         reflector.abort();
     }
@@ -156,6 +213,9 @@ fn make_context(
         resync: config.resync,
         failures: Default::default(),
         written_status: Default::default(),
+        clock: config.clock.clone(),
+        job_image: config.job_image.clone(),
+        runs: Default::default(),
     }
 }
 
@@ -183,6 +243,19 @@ async fn run_controller(
         .owns_shared_stream(triggers.service_accounts)
         .owns_shared_stream(triggers.statefulsets)
         .owns_shared_stream(triggers.pdbs)
+        // A backup or restore adds its destination's environment to the cluster's pods.
+        .watches_shared_stream(triggers.backups, |backup: Arc<AntflyBackup>| {
+            Some(
+                ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&backup.spec.cluster_ref.name)
+                    .within(&backup.namespace()?),
+            )
+        })
+        .watches_shared_stream(triggers.restores, |restore: Arc<AntflyRestore>| {
+            Some(
+                ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&restore.spec.cluster_ref.name)
+                    .within(&restore.namespace()?),
+            )
+        })
         // Pods carry no owner reference to the cluster; map them by their instance label.
         .watches_shared_stream(triggers.pods, |pod: Arc<Pod>| {
             let instance = pod.labels().get(LABEL_INSTANCE)?.clone();

@@ -208,7 +208,17 @@ async fn run_pipeline(
 ) -> Result<Result<DesiredState, PipelineError>, ReconcileError> {
     let resolver = ctx.resolver.clone();
     let owned = cluster.clone();
-    tokio::task::spawn_blocking(move || desired_state(&owned, &*resolver))
+    let destinations = super::runs::destinations_of(ctx, cluster);
+    tokio::task::spawn_blocking(move || {
+        let desired = desired_state(&owned, &destinations, &*resolver);
+        if let Ok(desired) = &desired {
+            for problem in &desired.destination_problems {
+                // Reported in the backup's or restore's own status.
+                info!(cluster = %key(&owned), owner = %problem.owner, message = %problem.message, "destination left off the pods");
+            }
+        }
+        desired
+    })
         .await
         .map_err(|e| ReconcileError::PluginTask(e.to_string()))
 }

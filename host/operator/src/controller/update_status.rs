@@ -17,11 +17,17 @@ use crate::status;
 
 /// Publish an event on the cluster; only the leader publishes, and a failure is only logged.
 /// The note is cut to the API server's limit: a longer one would be refused whole.
-pub async fn publish(ctx: &Context, cluster: &AntflyCluster, type_: EventType, reason: &str, note: String) {
+pub async fn publish<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    object: &K,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
     let note = truncate_utf8(note, MAX_EVENT_NOTE_BYTES);
     let event = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
     if ctx.leader.is_leader()
-        && let Err(err) = ctx.recorder.publish(&event, &cluster.object_ref(&())).await
+        && let Err(err) = ctx.recorder.publish(&event, &object.object_ref(&())).await
     {
         warn!(error = %err, reason, "failed to publish event");
     }

@@ -3,7 +3,9 @@
 //! fixture runs through the same calls and checks as a reconcile, and a mismatch lists every
 //! differing field.
 
-use antfly_plugin_host::wit::{BackupPlan, BackupRequest, PodEnvironment};
+use antfly_plugin_host::wit::BackupRequest;
+
+use crate::backup::destination::{DestinationPlan, PodEnvironment};
 use antfly_plugin_host::{Plugin, World};
 use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
@@ -144,33 +146,33 @@ fn plan(plugin: &Plugin, input: &BackupInput) -> Result<Value, String> {
     match planned {
         Err(error) => Err(error.to_string()),
         Ok(Err(problem)) => Err(problem.message),
-        Ok(Ok(plan)) => Ok(json!({ "plan": plan_json(&plan) })),
+        Ok(Ok(plan)) => Ok(json!({ "plan": plan_json(&super::destination::from_wit(plan)) })),
     }
 }
 
 /// A backup plan in the spelling of fixtures.
-pub fn plan_json(plan: &BackupPlan) -> Value {
+pub fn plan_json(plan: &DestinationPlan) -> Value {
     json!({ "location": plan.location, "job": environment_json(&plan.job), "server": environment_json(&plan.server) })
 }
 
 fn environment_json(environment: &PodEnvironment) -> Value {
     json!({
-        "env": environment.env.iter().map(|kv| json!({ "name": kv.key, "value": kv.value })).collect::<Vec<_>>(),
+        "env": environment.env.iter().map(|(name, value)| json!({ "name": name, "value": value })).collect::<Vec<_>>(),
         "secretEnv": environment
             .secret_env
             .iter()
-            .map(|s| json!({ "name": s.name, "secretName": s.secret_name, "secretKey": s.secret_key }))
+            .map(|(name, secret, key)| json!({ "name": name, "secretName": secret, "secretKey": key }))
             .collect::<Vec<_>>(),
         "envFromSecrets": environment.env_from_secrets,
         "secretFiles": environment
             .secret_files
             .iter()
-            .map(|s| json!({ "envName": s.env_name, "secretName": s.secret_name, "secretKey": s.secret_key }))
+            .map(|(name, secret, key)| json!({ "envName": name, "secretName": secret, "secretKey": key }))
             .collect::<Vec<_>>(),
         "claimMounts": environment
             .claim_mounts
             .iter()
-            .map(|c| json!({ "claimName": c.claim_name, "mountPath": c.mount_path }))
+            .map(|(claim, path)| json!({ "claimName": claim, "mountPath": path }))
             .collect::<Vec<_>>(),
     })
 }

@@ -7,6 +7,7 @@
 //! plugins come from a directory with a `plugins.json` manifest.
 
 pub mod check;
+mod destination;
 pub mod fixtures;
 mod observe;
 mod placement;
@@ -206,7 +207,7 @@ impl PluginResolver {
     }
 
     /// Names of the plugins of `world`, for "not available" hints.
-    fn names(&self, world: World) -> Vec<&str> {
+    pub(crate) fn names(&self, world: World) -> Vec<&str> {
         self.plugins.keys().filter(|(w, _)| *w == world).map(|(_, name)| name.as_str()).collect()
     }
 }

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::views::{cluster_view, mesh_view, pod_view, wit_role};
 use super::{PluginResolver, check, host_world, placement};
+use crate::backup::destination::{DestinationPlan, DestinationRequest, Operation};
 use crate::base::{PluginRequest, PluginWorld, Role};
 use crate::compose::{Contributions, ExtensionError, ExtensionResolver, MeshContribution, SchedulingContribution};
 use crate::validate::ValidatedCluster;
@@ -49,6 +50,15 @@ impl ExtensionResolver for PluginResolver {
             hint: self.hint(World::MeshProfile),
         })?;
         plugin.has_sidecar(&pod_view(pod)).map_err(failed)
+    }
+
+    fn plan_destination(
+        &self,
+        request: &DestinationRequest,
+        operation: Operation,
+        backup_id: &str,
+    ) -> Result<DestinationPlan, ExtensionError> {
+        self.plan(request, operation, backup_id)
     }
 }
 

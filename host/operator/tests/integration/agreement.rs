@@ -63,7 +63,7 @@ fn generated_cases() -> Vec<(String, String)> {
 
 fn render_case(resolver: &PluginResolver, label: String, yaml: String) -> Case {
     let document: Value = serde_saphyr::from_str(&yaml).unwrap_or(Value::Null);
-    let objects = match parse_cluster(&yaml).and_then(|cluster| desired(&cluster, resolver)) {
+    let objects = match parse_cluster(&yaml).and_then(|cluster| desired(&cluster, &[], resolver)) {
         Ok(desired) => Some(desired.resources.to_json_objects().expect("objects serialise")),
         Err(RenderError::Invalid(_) | RenderError::WrongKind { .. }) => None,
         Err(other) => panic!("{label}: render failed for a reason other than the input: {other}"),
@@ -241,7 +241,7 @@ async fn the_crd_refuses_at_admission_what_render_refuses() {
                               "metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec});
         let yaml = generated::to_yaml(&document);
         assert!(
-            parse_cluster(&yaml).and_then(|c| desired(&c, &antfly_operator::compose::NoPlugins)).is_err(),
+            parse_cluster(&yaml).and_then(|c| desired(&c, &[], &antfly_operator::compose::NoPlugins)).is_err(),
             "render refuses {name}"
         );
         let error = submit(&client, &document).await.expect_err(name);

@@ -6,6 +6,7 @@ mod generated;
 mod support;
 
 mod agreement;
+mod backups;
 mod controller;
 mod crds;
 mod deploy;

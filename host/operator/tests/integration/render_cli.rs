@@ -50,6 +50,67 @@ fn render_rejects_a_file_of_another_kind() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected kind AntflyCluster"));
 }
 
+/// A cluster with its backups in one file: `render` shows what the backups put on the
+/// server pods (Secret references, mounts), so that the rollout they cause can be previewed.
+#[test]
+fn render_previews_the_environment_a_cluster_s_backups_put_on_its_pods() {
+    let input = r#"
+apiVersion: antfly.io/v1
+kind: AntflyCluster
+metadata: {name: my-cluster}
+spec: {}
+---
+apiVersion: antfly.io/v1
+kind: AntflyBackup
+metadata: {name: hourly-minio}
+spec:
+  clusterRef: {name: my-cluster}
+  schedule: "0 * * * *"
+  destination:
+    location: s3://antfly-backups/my-cluster
+    credentialsSecret: {name: minio-backup}
+    options: {endpoint: "http://minio.minio.svc:9000", forcePathStyle: true}
+---
+apiVersion: antfly.io/v1
+kind: AntflyBackup
+metadata: {name: to-volume}
+spec:
+  clusterRef: {name: my-cluster}
+  destination: {location: "file:///backups", options: {claimName: antfly-backups}}
+"#;
+    let out = render_stdin(input);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "name: minio-backup",
+        "key: AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL_S3",
+        "claimName: antfly-backups",
+        "mountPath: /backups",
+    ] {
+        assert!(yaml.contains(expected), "{expected} missing from:\n{yaml}");
+    }
+
+    // A backup the destination refuses is an error with its line, not a silent omission.
+    let refused = input.replace("claimName: antfly-backups", "claimName: Not_A_Claim");
+    let out = render_stdin(&refused);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("AntflyBackup/to-volume") && stderr.contains("claimName"), "{stderr}");
+}
+
+fn render_stdin(input: &str) -> std::process::Output {
+    let mut child = operator()
+        .args(["render", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    child.wait_with_output().expect("exits")
+}
+
 #[test]
 fn render_never_panics_on_malformed_yaml() {
     let inputs = [

@@ -113,6 +113,20 @@ impl RunningOperator {
         metrics: Arc<Metrics>,
         resolver: Arc<dyn antfly_operator::compose::ExtensionResolver>,
     ) -> Self {
+        let clock = Arc::new(antfly_operator::controller::clock::SystemClock);
+        Self::start_with_clock(client, identity, metrics, resolver, clock, Default::default())
+    }
+
+    /// An operator reading `clock`; notifying `reconcile_all` reconciles everything again
+    /// (after the test moves the clock).
+    pub fn start_with_clock(
+        client: Client,
+        identity: &str,
+        metrics: Arc<Metrics>,
+        resolver: Arc<dyn antfly_operator::compose::ExtensionResolver>,
+        clock: Arc<dyn antfly_operator::controller::clock::Clock>,
+        reconcile_all: Arc<tokio::sync::Notify>,
+    ) -> Self {
         let leader = Arc::new(LeaderState::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let config = OperatorConfig {
@@ -122,7 +136,9 @@ impl RunningOperator {
             identity: identity.into(),
             resync: Duration::from_secs(2),
             resolver,
-            reconcile_all: Default::default(),
+            reconcile_all,
+            clock,
+            job_image: "localhost/antfly-operator:test".into(),
         };
         let task = tokio::spawn(controller::run(client, config, metrics.clone(), leader.clone(), async move {
             let _ = stopped.await;
