@@ -407,7 +407,11 @@ async fn a_restore_waits_for_its_cluster_then_completes_when_its_tables_serve_re
 
     // The table exists now: fail_if_exists is refused by the server (400) and fails.
     let _: AntflyRestore = h.create(ns, restore("second", "fail_if_exists")).await;
-    eventually("the second Job", || async { h.job_names(ns).await.contains(&"second-restore".to_string()) }).await;
+    eventually("the second Job", || async {
+        h.roll_out(ns, "db").await;
+        h.job_names(ns).await.contains(&"second-restore".to_string())
+    })
+    .await;
     let refused = h.run_job(ns, "second-restore").await;
     assert_eq!(refused["outcome"], "Failed");
     eventually("Failed with the server's message", || async {
