@@ -308,6 +308,6 @@ mod tests {
         let eks = antfly_bundled_plugins::first_party().iter().find(|p| p.name == "eks").expect("eks is bundled");
         assert!(lines.iter().any(|l| l.contains("eks") && l.contains("scheduling-provider") && l.contains(eks.sha256)));
         assert!(lines.iter().all(|l| l.starts_with("NAME") || l.trim_end().ends_with("bundled")), "{listing}");
-        assert_eq!(lines.len(), 1 + 5, "{listing}");
+        assert_eq!(lines.len(), 1 + antfly_bundled_plugins::first_party().len(), "{listing}");
     }
 }

@@ -201,10 +201,12 @@ publish = false
 [features]
 scheduling-provider = []
 mesh-profile = []
-backup-destination = []
+backup-destination = ["dep:serde", "dep:serde_json"]
 
 [dependencies]
 wit-bindgen = {{ version = "0.61.1", default-features = false, features = ["macros", "realloc"] }}
+serde = {{ version = "1", features = ["derive"], optional = true }}
+serde_json = {{ version = "1", optional = true }}
 "#
     )
 }

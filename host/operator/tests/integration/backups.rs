@@ -248,6 +248,12 @@ async fn scheduled_backups_run_at_their_instants_with_real_ids_and_secret_refere
         })
     })
     .await;
+    eventually("DestinationReady=False while the pods still run the old template", || async {
+        let status = h.backup_status(ns, "nightly").await;
+        condition(&status.conditions, "DestinationReady").is_some_and(|(s, m)| s == "False" && m.contains("carry"))
+            && status.phase.as_deref() == Some("Waiting")
+    })
+    .await;
     eventually("DestinationReady once the pods rolled", || async {
         h.roll_out(ns, "db").await;
         let status = h.backup_status(ns, "nightly").await;
@@ -412,6 +418,18 @@ async fn a_restore_waits_for_its_cluster_then_completes_when_its_tables_serve_re
         h.job_names(ns).await.contains(&"second-restore".to_string())
     })
     .await;
+    // One run per cluster: a backup due while the restore runs waits for it.
+    let adhoc = json!({"apiVersion": "antfly.io/v1", "kind": "AntflyBackup", "metadata": {"name": "adhoc"}, "spec": {
+        "clusterRef": {"name": "db"}, "destination": {"location": "s3://backups/db", "options": {"region": "eu-west-1"}},
+    }});
+    let _: AntflyBackup = h.create(ns, adhoc).await;
+    eventually("the backup waits for the restore", || async {
+        let status = h.backup_status(ns, "adhoc").await;
+        status.phase.as_deref() == Some("Waiting")
+            && condition(&status.conditions, "Ready").is_some_and(|(_, m)| m.contains("second-restore is running"))
+    })
+    .await;
+    assert!(h.job_names(ns).await.iter().all(|j| !j.starts_with("adhoc")), "no second run on the cluster");
     let refused = h.run_job(ns, "second-restore").await;
     assert_eq!(refused["outcome"], "Failed");
     eventually("Failed with the server's message", || async {
@@ -421,4 +439,8 @@ async fn a_restore_waits_for_its_cluster_then_completes_when_its_tables_serve_re
     })
     .await;
     assert!(h.event_reasons(ns, "second").await.iter().any(|r| r == "RestoreFailed"));
+    eventually("the backup runs once the restore ended", || async {
+        h.job_names(ns).await.iter().any(|j| j.starts_with("adhoc-"))
+    })
+    .await;
 }

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use antfly_operator::compose::NoPlugins;
+use antfly_operator::backup::destination::Operation;
+use antfly_operator::compose::{ExtensionResolver, NoPlugins};
+use antfly_operator::extensions::{PluginOptions, PluginResolver};
 use antfly_operator::parse::{Object, ParseOptions, parse};
 use antfly_operator::render::{RenderError, render};
 
@@ -45,23 +47,30 @@ fn every_cluster_example_renders_or_names_its_missing_plugin() {
 }
 
 #[test]
-fn backup_and_restore_examples_parse() {
+fn backup_and_restore_examples_parse_and_plan_with_the_first_party_destinations() {
+    let resolver = PluginResolver::load(&PluginOptions::default()).expect("first-party plugins load");
     let mut seen = 0;
     for (path, text) in examples() {
         let parsed = parse(&text, ParseOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         match &parsed.documents[0].object {
             Object::Backup(backup) => {
-                assert!(backup.spec.destination.location.starts_with("s3://"), "{}", path.display());
+                assert!(antfly_operator::backup::validate_backup(backup).is_empty(), "{}", path.display());
+                let request = antfly_operator::backup::backup_destination(backup).expect("a destination");
+                let plan = resolver.plan_destination(&request, Operation::Backup, "example-20300101000000");
+                assert!(plan.is_ok(), "{}: {plan:?}", path.display());
                 seen += 1;
             }
             Object::Restore(restore) => {
                 assert_eq!(restore.spec.source.backup_id, "backup-20250101-020000");
+                let request = antfly_operator::backup::restore_destination(restore).expect("a source");
+                let plan = resolver.plan_destination(&request, Operation::Restore, &restore.spec.source.backup_id);
+                assert!(plan.is_ok(), "{}: {plan:?}", path.display());
                 seen += 1;
             }
             Object::Cluster(_) => {}
         }
     }
-    assert_eq!(seen, 2);
+    assert_eq!(seen, 5, "every backup and restore example");
 }
 
 #[test]

@@ -99,6 +99,35 @@ spec:
     assert!(stderr.contains("AntflyBackup/to-volume") && stderr.contains("claimName"), "{stderr}");
 }
 
+/// `plugins try` of a backup destination plans a backup file's destination, checked as a
+/// reconcile checks it.
+#[test]
+fn plugins_try_plans_a_backup_destination() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/backup-minio-secret.yaml");
+    let out = operator().args(["plugins", "try", "--plugin", "s3", "-f", example]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "world: backup-destination",
+        "location: s3://antfly-backups/my-cluster",
+        "secretName: minio-backup",
+        "AWS_ENDPOINT_URL_S3",
+    ] {
+        assert!(report.contains(expected), "{expected} missing from:\n{report}");
+    }
+    let wrong = operator().args(["plugins", "try", "--plugin", "gcs", "-f", example]).output().expect("runs");
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("served by \"s3\""),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let list = operator().args(["plugins", "list"]).output().expect("runs");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    for name in ["s3", "gcs", "file"] {
+        assert!(listed.lines().any(|l| l.starts_with(name) && l.contains("backup-destination")), "{listed}");
+    }
+}
+
 fn render_stdin(input: &str) -> std::process::Output {
     let mut child = operator()
         .args(["render", "-f", "-"])
