@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
 use tracing::warn;
 
 use super::context::Context;
 use super::error::ReconcileError;
 use super::runs::{
-    DestinationWait, RunState, WAIT_RECHECK, claim_run, create_job, is_running, observe_run, owner_reference, prepare,
-    release_run, target_cluster, write_run_status,
+    DestinationWait, RunState, WAIT_RECHECK, claim_run, create_job, is_running, observe_run, prepare, release_run,
+    target_cluster, write_run_status,
 };
 use super::update_status::publish;
 use crate::api::{ActiveRun, AntflyBackup, AntflyBackupStatus, BackupRecord, RestoreMode};
@@ -176,7 +176,7 @@ pub async fn reconcile(backup: Arc<AntflyBackup>, ctx: Arc<Context>) -> Result<A
             prepared.desired.contributions.data.mesh.as_ref().map(|m| m.pod_annotations.clone()).unwrap_or_default();
         let service_account =
             prepared.desired.resources.service_account.as_ref().and_then(|sa| sa.metadata.name.clone());
-        let Some(owner) = owner_reference(&*backup) else { return Ok(Action::await_change()) };
+        let Some(owner) = backup.controller_owner_ref(&()) else { return Ok(Action::await_change()) };
         let job = build_job(&RunJob {
             operation: Operation::Backup,
             job_name: &id,

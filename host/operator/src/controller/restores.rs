@@ -6,16 +6,16 @@
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
+use kube::{Resource, ResourceExt};
 use tracing::warn;
 
 use super::context::Context;
 use super::error::ReconcileError;
 use super::runs::{
-    DestinationWait, RunState, WAIT_RECHECK, claim_run, create_job, is_running, observe_run, owner_reference, prepare,
-    release_run, target_cluster, write_run_status,
+    DestinationWait, RunState, WAIT_RECHECK, claim_run, create_job, is_running, observe_run, prepare, release_run,
+    target_cluster, write_run_status,
 };
 use super::update_status::publish;
 use crate::api::{AntflyRestore, AntflyRestoreStatus};
@@ -153,7 +153,7 @@ pub async fn reconcile(restore: Arc<AntflyRestore>, ctx: Arc<Context>) -> Result
     }
     let mesh = prepared.desired.contributions.data.mesh.as_ref().map(|m| m.pod_annotations.clone()).unwrap_or_default();
     let service_account = prepared.desired.resources.service_account.as_ref().and_then(|sa| sa.metadata.name.clone());
-    let Some(owner) = owner_reference(&*restore) else { return Ok(Action::await_change()) };
+    let Some(owner) = restore.controller_owner_ref(&()) else { return Ok(Action::await_change()) };
     let built = build_job(&RunJob {
         operation: Operation::Restore,
         job_name: &job,

@@ -271,14 +271,6 @@ fn carries(sts: &StatefulSet, needed: &ServerEnvironment) -> bool {
     template_ok && rolled_out
 }
 
-/// The owner reference a run's Job carries: garbage-collected with its AntflyBackup or
-/// AntflyRestore.
-pub fn owner_reference<K: Resource<DynamicType = ()>>(
-    owner: &K,
-) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
-    owner.controller_owner_ref(&())
-}
-
 /// Writes the status subresource of an AntflyBackup or AntflyRestore by server-side apply
 /// (so that fields left out are removed), when it differs from what the object shows.
 pub async fn write_run_status<K, S>(
