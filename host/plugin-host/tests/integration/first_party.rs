@@ -1,13 +1,11 @@
 //! The first-party plugins, built for wasm32-wasip2 and run through the real host, give
 //! exactly the values of the scheduling and service-mesh seeds.
 
-
-
+use crate::common::{bundled, cluster, cluster_with_selectors, host, kv, mesh_view};
 use antfly_plugin_host::wit::{
     ContainerView, ErrorCode, InitContainerView, NodeSelectorRequirement, PodView, PreferredTerm, Role,
     SchedulingContribution, Toleration,
 };
-use crate::common::{bundled, cluster, cluster_with_selectors, host, kv, mesh_view};
 
 fn contribution(plugin: &antfly_plugin_host::Plugin, settings: &str, role: Role) -> SchedulingContribution {
     let view = cluster(settings);

@@ -1,16 +1,14 @@
 //! Hostile plugins end in their typed error within their limit, and the same host keeps
 //! serving good calls afterwards.
 
-
-
 use std::time::{Duration, Instant};
 
+use crate::common::{cluster, fixture, kv};
 use antfly_plugin_host::wit::Role;
 use antfly_plugin_host::{
     CallError, CallErrorKind, HostConfig, Limits, MAX_PLUGIN_TEXT_BYTES, Plugin, PluginHost, Stack, TRUNCATION_MARKER,
     World,
 };
-use crate::common::{cluster, fixture, kv};
 
 /// Slack on top of a limit. These bounds prove that a runaway call is stopped, not how fast:
 /// speed is the benchmarks' business, and a loaded CI machine must not fail them.

@@ -1,8 +1,6 @@
 //! Loading plugins: manifests and pins, WIT versions, worlds, and the compiled-artifact
 //! cache.
 
-
-
 use std::fs;
 use std::path::Path;
 

@@ -2,8 +2,6 @@
 //! returning a huge list or string fails without the host ever allocating it. This test
 //! binary counts the host's allocations to prove it.
 
-
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

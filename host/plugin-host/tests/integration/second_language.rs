@@ -5,15 +5,13 @@
 //! These tests fail, rather than skip, when the component is missing or stale: the message
 //! says to run `bash .ci/js-plugins.sh`.
 
-
-
 use std::sync::OnceLock;
 
+use crate::common::{cluster, cluster_with_selectors, kv};
 use antfly_plugin_host::wit::{
     ErrorCode, NodeSelectorRequirement, PreferredTerm, Role, SchedulingContribution, Toleration,
 };
 use antfly_plugin_host::{HostConfig, Limits, Plugin, PluginHost, PluginSource, WasmBytes, World};
-use crate::common::{cluster, cluster_with_selectors, kv};
 use sha2::{Digest, Sha256};
 
 const CLIENT_ID: &str = "6f1c2a4e-1b2c-4d5e-8f90-123456789abc";

@@ -1,7 +1,6 @@
 //! The WIT package is a public API: its version matches the host's, and a published version
 //! never changes in place.
 
-
 use std::fs;
 
 use antfly_bundled_plugins::fixtures::wit_dir;

@@ -1,6 +1,5 @@
 //! Helpers shared by the plugin-host integration tests: hosts, plugins and views.
 
-
 use antfly_plugin_host::wit::{
     ClusterView, Kv, MeshClusterView, PortKind, Role, RoleScheduling, RoleView, ServicePort, ServiceView,
 };
