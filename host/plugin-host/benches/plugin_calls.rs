@@ -1,14 +1,15 @@
 //! Criterion benchmarks of the plugin host: one call to each first-party plugin on a fresh
-//! instance, loading a precompiled component from the disk cache, and a first compile; the
-//! same for the JavaScript `aks` provider next to the Rust `eks` one.
+//! instance (a backup plan of the `s3` destination among them), loading a precompiled
+//! component from the disk cache, and a first compile; the same for the JavaScript `aks`
+//! provider next to the Rust `eks` one.
 //!
 //! Run: `bash .ci/js-plugins.sh && cargo bench -p antfly-plugin-host --bench plugin_calls`
 
 use std::hint::black_box;
 
 use antfly_plugin_host::wit::{
-    ClusterView, ContainerView, MeshClusterView, PodView, PortKind, Role, RoleScheduling, RoleView, ServicePort,
-    ServiceView,
+    BackupRequest, ClusterView, ContainerView, MeshClusterView, PodView, PortKind, Role, RoleScheduling, RoleView,
+    ServicePort, ServiceView,
 };
 use antfly_plugin_host::{HostConfig, LoadedFrom, Plugin, PluginHost, PluginSource, WasmBytes, World};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -135,6 +136,19 @@ fn calls(c: &mut Criterion) {
         init_containers: Vec::new(),
     };
     group.bench_function("istio_has_sidecar", |b| b.iter(|| istio.has_sidecar(black_box(&pod)).expect("call")));
+
+    let s3 = load(&host, "s3");
+    let request = BackupRequest {
+        cluster: "my-cluster".to_string(),
+        namespace: "production".to_string(),
+        backup_id: "my-cluster-20260101000000".to_string(),
+        location: "s3://antfly-backups/production/my-cluster".to_string(),
+        options: r#"{"region":"eu-west-1","credentialsSecret":"s3-backup"}"#.to_string(),
+        tables: Vec::new(),
+    };
+    group.bench_function("s3_plan_backup", |b| {
+        b.iter(|| s3.plan_backup(black_box(&request)).expect("call").expect("plan"))
+    });
     group.finish();
 }
 

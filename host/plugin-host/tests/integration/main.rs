@@ -6,6 +6,7 @@
 
 mod common;
 
+mod destinations;
 mod first_party;
 mod hostile;
 mod loading;
