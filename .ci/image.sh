@@ -148,7 +148,7 @@ plugins:
   manifest:
     - name: acme-pools
       world: scheduling-provider
-      wit: antfly:operator@0.1.0
+      wit: antfly:operator@0.2.0
       file: acme/acme-pools.wasm
       version: 1.0.0
       sha256: "$pin"

@@ -36,7 +36,7 @@ pub(crate) use mesh::MeshProfilePre;
 pub(crate) use scheduling::SchedulingProviderPre;
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 /// The WIT package name.
 pub const WIT_PACKAGE: &str = "antfly:operator";
 
@@ -67,15 +67,16 @@ mod tests {
 
     #[test]
     fn same_minor_of_a_zero_major_is_compatible() {
-        assert!(wit_compatible("0.1.0"));
-        assert!(wit_compatible("0.1.7"));
+        assert!(wit_compatible("0.2.0"));
+        assert!(wit_compatible("0.2.7"));
     }
 
     #[test]
     fn other_majors_and_zero_minors_are_not() {
         assert!(!wit_compatible("1.0.0"));
-        assert!(!wit_compatible("0.2.0"));
-        assert!(!wit_compatible("0.1"));
+        assert!(!wit_compatible("0.1.0"), "0.1 plugins predate secret files and claim mounts");
+        assert!(!wit_compatible("0.3.0"));
+        assert!(!wit_compatible("0.2"));
         assert!(!wit_compatible("latest"));
     }
 }

@@ -8,7 +8,7 @@
 //!     {
 //!       "name": "acme-scheduler",
 //!       "world": "scheduling-provider",
-//!       "wit": "antfly:operator@0.1.0",
+//!       "wit": "antfly:operator@0.2.0",
 //!       "file": "acme-scheduler.wasm",
 //!       "version": "1.4.2",
 //!       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -48,7 +48,7 @@ pub struct ManifestEntry {
     pub name: String,
     /// `scheduling-provider`, `mesh-profile` or `backup-destination`.
     pub world: String,
-    /// The WIT package the plugin was built against, e.g. `antfly:operator@0.1.0`.
+    /// The WIT package the plugin was built against, e.g. `antfly:operator@0.2.0`.
     pub wit: String,
     /// The component file, relative to the directory.
     pub file: String,
@@ -149,7 +149,7 @@ mod tests {
         ManifestEntry {
             name: "acme".to_string(),
             world: "scheduling-provider".to_string(),
-            wit: "antfly:operator@0.1.0".to_string(),
+            wit: "antfly:operator@0.2.0".to_string(),
             file: "acme.wasm".to_string(),
             version: "1.0.0".to_string(),
             sha256: "a".repeat(64),

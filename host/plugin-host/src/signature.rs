@@ -85,7 +85,7 @@ pub(crate) struct Mismatch {
 }
 
 /// Checks every function of `world`'s interface, exported by the component as `interface`
-/// (for example `antfly:operator/scheduling@0.1.0`), against the host's signature.
+/// (for example `antfly:operator/scheduling@0.2.0`), against the host's signature.
 pub(crate) fn check(pre: &InstancePre<CallState>, world: World, interface: &str) -> Result<(), Mismatch> {
     let component: &Component = pre.component();
     let mismatch = |name: &str, problem: String| Mismatch { export: format!("{interface}#{name}"), problem };

@@ -25,7 +25,7 @@ static WITH_HOSTILE: LazyLock<(PluginResolver, tempfile::TempDir)> = LazyLock::n
         "plugins": [{
             "name": "hostile",
             "world": "scheduling-provider",
-            "wit": "antfly:operator@0.1.0",
+            "wit": "antfly:operator@0.2.0",
             "file": "hostile.wasm",
             "version": "0.0.1",
             "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm)),
@@ -172,7 +172,7 @@ fn write_plugin_dir(dir: &std::path::Path, plugins: &[(&str, &str, &str)], pin: 
             std::fs::write(dir.join(format!("{name}.wasm")), &wasm).expect("copy");
             let sha256 = pin.map_or_else(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm)), String::from);
             serde_json::json!({
-                "name": name, "world": "scheduling-provider", "wit": "antfly:operator@0.1.0",
+                "name": name, "world": "scheduling-provider", "wit": "antfly:operator@0.2.0",
                 "file": format!("{name}.wasm"), "version": version, "sha256": sha256,
             })
         })

@@ -164,7 +164,7 @@ fn plugin_values(delivery: &str, image: &str, sha256: &str, file: &str) -> Strin
   manifest:
     - name: acme-pools
       world: scheduling-provider
-      wit: antfly:operator@0.1.0
+      wit: antfly:operator@0.2.0
       file: {file}
       version: 1.0.0
       sha256: \"{sha256}\"

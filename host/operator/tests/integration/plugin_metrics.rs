@@ -19,7 +19,7 @@ fn hostile_plugin_dir() -> tempfile::TempDir {
     let wasm = std::fs::read(antfly_bundled_plugins::fixtures::path("hostile")).expect("hostile fixture is built");
     std::fs::write(dir.path().join("hostile.wasm"), &wasm).expect("copy");
     let manifest = json!({"manifestVersion": 1, "plugins": [{
-        "name": "hostile", "world": "scheduling-provider", "wit": "antfly:operator@0.1.0", "file": "hostile.wasm",
+        "name": "hostile", "world": "scheduling-provider", "wit": "antfly:operator@0.2.0", "file": "hostile.wasm",
         "version": "0.0.1", "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm)),
     }]});
     std::fs::write(dir.path().join("plugins.json"), manifest.to_string()).expect("manifest");

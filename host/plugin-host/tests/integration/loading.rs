@@ -23,7 +23,7 @@ fn plugin_dir(edit: impl FnOnce(&mut ManifestEntry)) -> tempfile::TempDir {
     let mut entry = ManifestEntry {
         name: "template".to_string(),
         world: "scheduling-provider".to_string(),
-        wit: "antfly:operator@0.1.0".to_string(),
+        wit: "antfly:operator@0.2.0".to_string(),
         file: "template.wasm".to_string(),
         version: "0.1.0".to_string(),
         sha256: sha256(&source),
@@ -60,7 +60,7 @@ fn an_incompatible_wit_major_in_the_manifest_is_refused() {
     let error = chain(&crate::common::host().load_dir(dir.path()).unwrap_err());
     assert!(error.contains("plugin \"template\": invalid manifest entry"), "{error}");
     assert!(error.contains("antfly:operator@1.0.0"), "{error}");
-    assert!(error.contains("supports antfly:operator@0.1.0"), "{error}");
+    assert!(error.contains("supports antfly:operator@0.2.0"), "{error}");
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn a_component_built_against_an_incompatible_wit_major_is_refused() {
         panic!("expected a WIT version mismatch, got {error}");
     };
     assert_eq!(found, "antfly:operator@1.0.0");
-    assert_eq!(*supported, "0.1.0");
+    assert_eq!(*supported, "0.2.0");
     assert!(error.to_string().contains("rebuild the plugin"), "{error}");
 }
 
@@ -87,7 +87,7 @@ fn a_plugin_declared_for_the_wrong_world_is_refused() {
     let dir = plugin_dir(|e| e.world = "mesh-profile".to_string());
     let error = crate::common::host().load_dir(dir.path()).unwrap_err();
     assert!(matches!(error, LoadError::WorldMismatch { .. }), "{error}");
-    assert!(error.to_string().contains("antfly:operator/scheduling@0.1.0"), "{error}");
+    assert!(error.to_string().contains("antfly:operator/scheduling@0.2.0"), "{error}");
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn an_export_with_the_wrong_signature_is_refused_at_load_naming_the_export() {
         })
         .unwrap_err();
     let LoadError::ExportSignature { export, problem, .. } = &error else { panic!("{error}") };
-    assert_eq!(export, "antfly:operator/scheduling@0.1.0#validate-settings");
+    assert_eq!(export, "antfly:operator/scheduling@0.2.0#validate-settings");
     assert!(problem.contains("expected func(view: cluster-view) -> result<_, list<plugin-error>>"), "{problem}");
     assert!(problem.contains("found func(settings: string) -> bool"), "{problem}");
     let message = error.to_string();

@@ -277,7 +277,7 @@ fn aks_loads_from_a_plugin_directory_with_its_sha256_pin() {
         "plugins": [{
             "name": "aks",
             "world": "scheduling-provider",
-            "wit": "antfly:operator@0.1.0",
+            "wit": "antfly:operator@0.2.0",
             "file": "aks.wasm",
             "version": "0.1.0",
             "sha256": hex::encode(Sha256::digest(&bytes)),

@@ -8,7 +8,7 @@ use antfly_plugin_host::{WIT_PACKAGE, WIT_VERSION};
 use sha2::{Digest, Sha256};
 
 /// sha256 of the `.wit` files of `wit/`, in name order, each preceded by its name.
-const PUBLISHED_0_1_0: &str = "521aa2060fa819a79c6e15770bb68373b73863cfbe171ddc1465d54ac3496652";
+const PUBLISHED_0_2_0: &str = "642d9e038b71236a89e9b82e486d0b16e4f0226b6e65b8b23f9b32cfbaf98521";
 
 fn wit_digest() -> String {
     let mut files: Vec<_> = fs::read_dir(wit_dir())
@@ -35,7 +35,7 @@ fn the_package_declares_the_version_the_host_implements() {
 fn the_published_version_is_frozen() {
     assert_eq!(
         wit_digest(),
-        PUBLISHED_0_1_0,
+        PUBLISHED_0_2_0,
         "wit/ changed, but antfly:operator@{WIT_VERSION} is published and never changes in place: \
          add a new version (wit/ for the new one, the host's WIT_VERSION, and a copy of the old \
          package if the host keeps serving it) instead"

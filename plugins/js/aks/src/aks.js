@@ -2,7 +2,7 @@
 //! agent-pool pinning, preferred VM sizes and Azure Workload Identity.
 //!
 //! Built into a WebAssembly component of the `scheduling-provider` world of
-//! `antfly:operator@0.1.0` (see ../../../wit) by componentize-js; the operator runs it in the
+//! `antfly:operator@0.2.0` (see ../../../wit) by componentize-js; the operator runs it in the
 //! same sandbox as its Rust plugins. Settings are the JSON of
 //! `spec.schedulingProvider.settings`:
 //!
@@ -256,7 +256,7 @@ function check(view) {
   return { settings, problems };
 }
 
-// The `antfly:operator/scheduling@0.1.0` interface.
+// The `antfly:operator/scheduling@0.2.0` interface.
 export const scheduling = {
   // Every problem of the settings; throwing the list makes it the `err` payload.
   validateSettings(view) {

@@ -1,4 +1,4 @@
-//! Test fixture: a component that exports `antfly:operator/scheduling@0.1.0`, the right
+//! Test fixture: a component that exports `antfly:operator/scheduling@0.2.0`, the right
 //! interface at the right version, but whose functions take and return other types. The
 //! host must refuse it at load time, naming the export, instead of failing every call.
 
@@ -6,7 +6,7 @@
 mod bindings {
     wit_bindgen::generate!({
         inline: r#"
-            package antfly:operator@0.1.0;
+            package antfly:operator@0.2.0;
 
             interface scheduling {
                 validate-settings: func(settings: string) -> bool;
