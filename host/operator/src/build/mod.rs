@@ -2,6 +2,7 @@
 //! plugins' [`Contributions`]. No API client here; `render` and the controller share this.
 
 pub mod config;
+pub mod drift;
 pub mod limits;
 pub mod meta;
 pub mod pdb;

@@ -2,8 +2,10 @@
 //! documented order, writing only what changed, and deleting optional objects now disabled.
 //!
 //! Each applied object carries the sha256 of its desired form in an annotation. When the cached
-//! live object's annotation already matches, the apply is skipped, so a steady-state resync and
-//! an operator restart issue no requests at all: live objects come from the reflector caches.
+//! live object's annotation already matches and its fields still hold what was applied
+//! ([`first_drift`]), the apply is skipped, so a steady-state resync and an operator restart
+//! issue no requests at all: live objects come from the reflector caches. An out-of-band
+//! change to a field the operator sets is drift, repaired by applying again.
 
 use std::fmt::Debug;
 
@@ -16,6 +18,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+use tracing::info;
 
 use super::cache::key;
 use super::context::Context;
@@ -23,6 +26,7 @@ use super::error::ReconcileError;
 use crate::base::labels::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER};
 use crate::base::{APPLIED_HASH_ANNOTATION, Role, names};
 use crate::build::ClusterResources;
+use crate::build::drift::first_drift;
 use crate::validate::ValidatedCluster;
 
 pub const FIELD_MANAGER: &str = "antfly-operator";
@@ -119,8 +123,27 @@ where
         let name = desired.name_any();
         let hash = desired_hash(kind, &desired)?;
         let live = self.cache.get(&key(self.namespace, &name));
-        if live.as_ref().and_then(|l| l.annotations().get(APPLIED_HASH_ANNOTATION)) == Some(&hash) {
-            return Ok(());
+        let object = format!("{kind}/{}/{name}", self.namespace);
+        if let Some(live) = &live
+            && live.annotations().get(APPLIED_HASH_ANNOTATION) == Some(&hash)
+        {
+            // The hash says the desired object is unchanged; the fields say whether someone
+            // changed the live one since.
+            let desired_json =
+                serde_json::to_value(&desired).map_err(|e| ReconcileError::Serialise(kind, e.to_string()))?;
+            let live_json =
+                serde_json::to_value(&**live).map_err(|e| ReconcileError::Serialise(kind, e.to_string()))?;
+            let Some(path) = first_drift(&desired_json, &live_json) else {
+                ctx.forget_drift(&object);
+                return Ok(());
+            };
+            if !ctx.note_drift(&object, &hash, &path) {
+                // Repaired once already and back the same: another writer insists, or the
+                // API server stores it differently. Writing again would only loop.
+                return Ok(());
+            }
+            info!(object = %object, field = %path, "repairing an out-of-band change");
+            ctx.metrics.drift_repairs.get_or_create(&super::metrics::KindLabel { kind }).inc();
         }
         desired.annotations_mut().insert(APPLIED_HASH_ANNOTATION.to_string(), hash);
         ctx.ensure_leader()?;

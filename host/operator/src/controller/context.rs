@@ -40,6 +40,9 @@ pub struct Context {
     pub job_image: String,
     /// The run (Job name) holding each cluster's (namespace/name) run slot.
     pub runs: Mutex<HashMap<String, String>>,
+    /// The last drift repaired per object (kind/namespace/name): the desired hash and the
+    /// field. The same drift again after its repair is not repaired twice.
+    pub repaired_drift: Mutex<HashMap<String, (String, String)>>,
 }
 
 /// A status write, remembered so that a reconcile running before the cache has seen it does
@@ -64,6 +67,25 @@ impl Context {
         let attempt = failures.entry(key.to_string()).or_insert(0);
         *attempt += 1;
         *attempt
+    }
+
+    /// Records a drift about to be repaired; `false` when this very drift was repaired
+    /// already (and so came back).
+    pub fn note_drift(&self, object: &str, hash: &str, path: &str) -> bool {
+        let Ok(mut repaired) = self.repaired_drift.lock() else { return false };
+        let entry = (hash.to_string(), path.to_string());
+        if repaired.get(object) == Some(&entry) {
+            return false;
+        }
+        repaired.insert(object.to_string(), entry);
+        true
+    }
+
+    /// The object shows no drift: a later one is repaired again.
+    pub fn forget_drift(&self, object: &str) {
+        if let Ok(mut repaired) = self.repaired_drift.lock() {
+            repaired.remove(object);
+        }
     }
 
     pub fn clear_failures(&self, key: &str) {

@@ -67,6 +67,8 @@ pub struct Metrics {
     pub plugin_reload_failing: Gauge,
     /// Server-side applies that were actually sent, by kind.
     pub writes: Family<KindLabel, Counter>,
+    /// Applies that repaired an out-of-band change (drift), by kind.
+    pub drift_repairs: Family<KindLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -83,6 +85,7 @@ impl Default for Metrics {
         let plugin_reloads = Family::default();
         let plugin_reload_failing = Gauge::default();
         let writes = Family::default();
+        let drift_repairs = Family::default();
         registry.register("reconciles", "Reconciles by result", reconciles.clone());
         registry.register("reconcile_errors", "Reconcile errors by category", errors.clone());
         registry.register("reconcile_duration_seconds", "Reconcile duration", duration.clone());
@@ -104,6 +107,11 @@ impl Default for Metrics {
             plugin_reload_failing.clone(),
         );
         registry.register("applies", "Server-side applies sent, by kind", writes.clone());
+        registry.register(
+            "drift_repairs",
+            "Applies that repaired an out-of-band change, by kind",
+            drift_repairs.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -115,6 +123,7 @@ impl Default for Metrics {
             plugin_reloads,
             plugin_reload_failing,
             writes,
+            drift_repairs,
         }
     }
 }

@@ -216,6 +216,7 @@ fn make_context(
         clock: config.clock.clone(),
         job_image: config.job_image.clone(),
         runs: Default::default(),
+        repaired_drift: Default::default(),
     }
 }
 

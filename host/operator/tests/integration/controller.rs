@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::support::*;
 use antfly_envtest::ControlPlane;
 use antfly_operator::api::{AntflyCluster, ClusterPhase, SidecarInjectionStatus};
+use antfly_operator::controller::metrics::KindLabel;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use k8s_openapi::api::events::v1::Event;
@@ -314,6 +315,64 @@ async fn partial_sidecar_injection_is_reported_and_holds_the_rollout() {
         statefulsets.get("m-data").await.ok().and_then(image).as_deref() == Some("ghcr.io/antflydb/antfly:next")
     })
     .await;
+    operator.stop().await;
+}
+
+/// Out-of-band changes to fields the operator sets are repaired within seconds of the watch
+/// event; fields it does not set are left alone; and afterwards a resync writes nothing.
+#[tokio::test]
+async fn out_of_band_changes_are_repaired_and_other_fields_left_alone() {
+    let cp = ControlPlane::start().await.expect("control plane");
+    let admin = cp.client();
+    install_operator_manifests(&admin).await;
+    namespace(&admin, "drift").await;
+    let operator = RunningOperator::start(operator_client(&cp), "replica-a");
+    create_cluster(&admin, "drift", "d", json!({})).await.expect("create cluster");
+    let statefulsets: Api<StatefulSet> = Api::namespaced(admin.clone(), "drift");
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), "drift");
+    let services: Api<Service> = Api::namespaced(admin.clone(), "drift");
+    eventually("children exist", || async { statefulsets.get_opt("d-data").await.ok().flatten().is_some() }).await;
+    let config = config_maps.get("d-config").await.expect("config map").data.expect("data")["config.json"].clone();
+
+    // As a user would: kubectl scale, an edited ConfigMap, a removed label, plus a label and
+    // an annotation of the user's own.
+    let user = PatchParams { field_manager: Some("kubectl-edit".into()), ..PatchParams::default() };
+    statefulsets.patch("d-data", &user, &Patch::Merge(json!({"spec": {"replicas": 1}}))).await.expect("scale");
+    config_maps
+        .patch("d-config", &user, &Patch::Merge(json!({"data": {"config.json": "{\"tampered\": true}"}})))
+        .await
+        .expect("edit config");
+    services
+        .patch(
+            "d-metadata",
+            &user,
+            &Patch::Merge(json!({"metadata": {
+                "labels": {"app.kubernetes.io/component": null, "team": "search"},
+                "annotations": {"note": "mine"},
+            }})),
+        )
+        .await
+        .expect("relabel");
+    eventually("every drift repaired", || async {
+        let replicas = statefulsets.get("d-data").await.ok().and_then(|s| s.spec).and_then(|s| s.replicas);
+        let data = config_maps.get("d-config").await.ok().and_then(|c| c.data).map(|d| d["config.json"].clone());
+        let labels = services.get("d-metadata").await.map(|s| s.labels().clone()).unwrap_or_default();
+        replicas == Some(3)
+            && data.as_ref() == Some(&config)
+            && labels.get("app.kubernetes.io/component").map(String::as_str) == Some("metadata")
+    })
+    .await;
+    let service = services.get("d-metadata").await.expect("service");
+    assert_eq!(service.labels().get("team").map(String::as_str), Some("search"), "a user's label stays");
+    assert_eq!(service.annotations().get("note").map(String::as_str), Some("mine"), "a user's annotation stays");
+    assert!(operator.metrics.drift_repairs.get_or_create(&KindLabel { kind: "StatefulSet" }).get() >= 1);
+
+    // Repaired, the objects are left alone: resyncs (every 2 s here) send nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settle = object_requests(&cp, OPERATOR_USER).len();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = object_requests(&cp, OPERATOR_USER);
+    assert_eq!(describe(&after[settle..]), Vec::<String>::new(), "a resync after the repairs sends no request");
     operator.stop().await;
 }
 
