@@ -81,6 +81,37 @@ fn the_templates_pass_their_own_fixtures() {
     }
 }
 
+/// The first-party plugins that carry fixtures pass them, run from the bytes the operator
+/// embeds (under another name: the embedded plugin holds its own).
+#[test]
+fn the_first_party_plugins_pass_their_fixtures() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut tested_any = 0;
+    for bundled in antfly_bundled_plugins::first_party() {
+        let fixtures = repo(&format!("plugins/{}/fixtures", bundled.name));
+        if !fixtures.is_dir() {
+            continue;
+        }
+        let component = dir.path().join(format!("{}.wasm", bundled.name));
+        std::fs::write(&component, bundled.wasm).expect("write the component");
+        let name = format!("{}-under-test", bundled.name);
+        let tested = operator(&[
+            "plugins",
+            "test",
+            &component.to_string_lossy(),
+            "--world",
+            bundled.world,
+            "--name",
+            &name,
+            "--fixtures",
+            &fixtures.to_string_lossy(),
+        ]);
+        assert!(tested.status.success(), "{}:\n{}", bundled.name, text(&tested));
+        tested_any += 1;
+    }
+    assert!(tested_any >= 3, "the s3, gcs and file destinations carry fixtures");
+}
+
 #[test]
 fn a_wrong_expectation_fails_and_names_the_field() {
     let dir = tempfile::tempdir().expect("temporary directory");
