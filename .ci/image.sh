@@ -5,7 +5,7 @@
 #   - the image from Containerfile, FROM scratch, tagged localhost/antfly-operator:<version>
 #     (the crate version; ANTFLY_IMAGE overrides the name);
 #   - checks: the configured user is 65532:65532, the root filesystem holds the binary and
-#     nothing else and no path in it is writable by that user, the image is under 40 MB;
+#     nothing else and no path in it is writable by that user, the image is under 42 MB;
 #   - runs, as 65532 inside the image: `--version`, `render`, `plugins list`, and `render`
 #     with the compiled-plugin cache on a world-writable volume, as an emptyDir is;
 #   - delivers a third-party plugin the way the Helm chart's image volume does: a plugin
@@ -32,7 +32,10 @@ version="$(awk '/^\[workspace\.package\]/ { p = 1; next } /^\[/ { p = 0 }
 [[ -n "$version" ]] || fail "cannot read the workspace version from Cargo.toml"
 image="${ANTFLY_IMAGE:-localhost/antfly-operator}:$version"
 plugin_image="localhost/antfly-plugin-template:$version"
-max_bytes=$((40 * 1000 * 1000))
+# 40 MB was the aim until backups (two more controllers, the Antfly HTTP client, three
+# destination plugins, the time-zone database) took the binary to 40.7 MB; fat LTO would win
+# it back but its link alone ran past 25 minutes on CI's 2 cores.
+max_bytes=$((42 * 1000 * 1000))
 user=65532:65532
 
 command -v buildah >/dev/null || fail "buildah is not installed; run bash .ci/setup"
