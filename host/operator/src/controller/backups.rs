@@ -44,23 +44,8 @@ pub async fn reconcile(backup: Arc<AntflyBackup>, ctx: Arc<Context>) -> Result<A
     let namespace = backup.namespace().unwrap_or_default();
     let cluster_name = backup.spec.cluster_ref.name.clone();
 
-    let problems = validate_backup(&backup);
-    if !problems.is_empty() {
-        let message: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
-        let message = truncate_utf8(message.join("; "), MAX_CONDITION_MESSAGE_BYTES);
-        let new = !condition_is(&status, READY, "False", &message);
-        set_condition(&mut status.conditions, READY, false, "InvalidSpec", message.clone(), generation, now);
-        status.phase = Some("Invalid".into());
-        status.next_scheduled_backup = None;
-        write_run_status(&ctx, &*backup, shown.as_ref(), &status).await?;
-        if new {
-            publish(&ctx, &*backup, EventType::Warning, "InvalidSpec", message).await;
-        }
-        return Ok(Action::await_change());
-    }
-    let Ok(timetable) = BackupTimetable::from_spec(&backup.spec) else { return Ok(Action::await_change()) };
-
-    // A run in progress: follow it to its end.
+    // A run in progress: follow it to its end, whatever the spec now says, so that its
+    // result is recorded and the cluster's run slot released.
     if let Some(active) = status.active.clone() {
         match observe_run(&ctx, &namespace, &active.job_name, &active.backup_id, active.start_time.0).await? {
             RunState::Running => {
@@ -79,6 +64,22 @@ pub async fn reconcile(backup: Arc<AntflyBackup>, ctx: Arc<Context>) -> Result<A
             }
         }
     }
+
+    let problems = validate_backup(&backup);
+    if !problems.is_empty() {
+        let message: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
+        let message = truncate_utf8(message.join("; "), MAX_CONDITION_MESSAGE_BYTES);
+        let new = !condition_is(&status, READY, "False", &message);
+        set_condition(&mut status.conditions, READY, false, "InvalidSpec", message.clone(), generation, now);
+        status.phase = Some("Invalid".into());
+        status.next_scheduled_backup = None;
+        write_run_status(&ctx, &*backup, shown.as_ref(), &status).await?;
+        if new {
+            publish(&ctx, &*backup, EventType::Warning, "InvalidSpec", message).await;
+        }
+        return Ok(Action::await_change());
+    }
+    let Ok(timetable) = BackupTimetable::from_spec(&backup.spec) else { return Ok(Action::await_change()) };
 
     let trigger = backup.annotations().get(BACKUP_NOW_ANNOTATION).map(String::as_str);
     let created = backup.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
