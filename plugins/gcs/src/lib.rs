@@ -13,15 +13,14 @@
 
 use antfly_plugin_sdk::{
     BackupPlan, BackupRequest, Guest, ObjectLocation, PluginError, PodEnvironment, SecretFile, all_problems,
-    first_problem, is_ipv4_address, object_location, parse_options, secret_key_problem, secret_name_problem, shown,
+    checked_object_location, first_problem, is_ipv4_address, parse_options, secret_key_problem, secret_name_problem,
+    shown,
 };
 use serde::Deserialize;
 
 const SCHEME: &str = "gs";
 const DEFAULT_KEY_FILE_KEY: &str = "key.json";
 const CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS";
-/// Longest GCS object name is 1024 bytes; the prefix leaves room for the backup's names.
-const MAX_PREFIX_BYTES: usize = 768;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -41,16 +40,7 @@ struct Destination<'a> {
 /// The location and options, or every problem with them.
 fn check<'a>(location: &'a str, options: &str) -> Result<Destination<'a>, Vec<PluginError>> {
     let mut problems = Vec::new();
-    let location = object_location(SCHEME, location, &mut problems);
-    if let Some(parsed) = &location {
-        problems.extend(bucket_problems(parsed.bucket));
-        if parsed.prefix.len() > MAX_PREFIX_BYTES {
-            problems.push(PluginError::invalid_settings(
-                "location",
-                format!("the prefix is {} bytes long; at most {MAX_PREFIX_BYTES} are allowed", parsed.prefix.len()),
-            ));
-        }
-    }
+    let location = checked_object_location(SCHEME, location, bucket_problems, &mut problems);
     let options = match parse_options::<Options>(options) {
         Ok(options) => {
             match &options.credentials_secret {

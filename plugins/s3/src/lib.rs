@@ -20,15 +20,14 @@
 
 use antfly_plugin_sdk::{
     BackupPlan, BackupRequest, Guest, ObjectLocation, PluginError, PodEnvironment, SecretEnv, all_problems,
-    first_problem, is_ipv4_address, kv, object_location, parse_options, secret_key_problem, secret_name_problem, shown,
+    checked_object_location, first_problem, is_ipv4_address, kv, parse_options, secret_key_problem,
+    secret_name_problem, shown,
 };
 use serde::Deserialize;
 
 const SCHEME: &str = "s3";
 const DEFAULT_ACCESS_KEY_ID_KEY: &str = "AWS_ACCESS_KEY_ID";
 const DEFAULT_SECRET_ACCESS_KEY_KEY: &str = "AWS_SECRET_ACCESS_KEY";
-/// Longest S3 object key is 1024 bytes; the prefix leaves room for the backup's own names.
-const MAX_PREFIX_BYTES: usize = 768;
 const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
 const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
 
@@ -58,16 +57,7 @@ struct Destination<'a> {
 /// The location and options, or every problem with them.
 fn check<'a>(location: &'a str, options: &str) -> Result<Destination<'a>, Vec<PluginError>> {
     let mut problems = Vec::new();
-    let location = object_location(SCHEME, location, &mut problems);
-    if let Some(parsed) = &location {
-        problems.extend(bucket_problems(parsed.bucket));
-        if parsed.prefix.len() > MAX_PREFIX_BYTES {
-            problems.push(PluginError::invalid_settings(
-                "location",
-                format!("the prefix is {} bytes long; at most {MAX_PREFIX_BYTES} are allowed", parsed.prefix.len()),
-            ));
-        }
-    }
+    let location = checked_object_location(SCHEME, location, bucket_problems, &mut problems);
     let options = match parse_options::<Options>(options) {
         Ok(options) => {
             problems.extend(option_problems(&options));

@@ -9,6 +9,9 @@ pub use crate::bindings::exports::antfly::operator::backup::{
 
 /// Longest location a destination accepts, in bytes; the host refuses longer ones anyway.
 pub const MAX_LOCATION_BYTES: usize = 2048;
+/// Longest prefix of an object-store location: object names are at most 1024 bytes (S3 and
+/// GCS), and the prefix leaves room for the backup's own names.
+pub const MAX_PREFIX_BYTES: usize = 768;
 
 impl PodEnvironment {
     /// No environment at all.
@@ -139,6 +142,25 @@ pub fn object_location<'a>(
         return None;
     }
     Some(ObjectLocation { bucket, prefix })
+}
+
+/// [`object_location`], then the bucket's own rules (`bucket_problems`) and the prefix's
+/// length: every problem of an object-store location, in that order, added to `problems`.
+pub fn checked_object_location<'a>(
+    scheme: &str,
+    location: &'a str,
+    bucket_problems: impl Fn(&str) -> Vec<PluginError>,
+    problems: &mut Vec<PluginError>,
+) -> Option<ObjectLocation<'a>> {
+    let parsed = object_location(scheme, location, problems)?;
+    problems.extend(bucket_problems(parsed.bucket));
+    if parsed.prefix.len() > MAX_PREFIX_BYTES {
+        problems.push(PluginError::invalid_settings(
+            "location",
+            format!("the prefix is {} bytes long; at most {MAX_PREFIX_BYTES} are allowed", parsed.prefix.len()),
+        ));
+    }
+    Some(parsed)
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary, with `…` when cut.

@@ -16,6 +16,21 @@ fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
+/// `plugins test COMPONENT --world WORLD --name NAME --fixtures FIXTURES`.
+fn plugins_test(component: &Path, world: &str, name: &str, fixtures: &Path) -> Output {
+    operator(&[
+        "plugins",
+        "test",
+        &component.to_string_lossy(),
+        "--world",
+        world,
+        "--name",
+        name,
+        "--fixtures",
+        &fixtures.to_string_lossy(),
+    ])
+}
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
@@ -66,17 +81,7 @@ fn the_templates_pass_their_own_fixtures() {
     ] {
         let component = antfly_bundled_plugins::fixtures::path(fixture);
         let fixtures = repo(&format!("plugins/{fixture}/fixtures"));
-        let tested = operator(&[
-            "plugins",
-            "test",
-            &component.to_string_lossy(),
-            "--world",
-            world,
-            "--name",
-            fixture,
-            "--fixtures",
-            &fixtures.to_string_lossy(),
-        ]);
+        let tested = plugins_test(&component, world, fixture, &fixtures);
         assert!(tested.status.success(), "{fixture}:\n{}", text(&tested));
     }
 }
@@ -95,17 +100,7 @@ fn the_first_party_plugins_pass_their_fixtures() {
         let component = dir.path().join(format!("{}.wasm", bundled.name));
         std::fs::write(&component, bundled.wasm).expect("write the component");
         let name = format!("{}-under-test", bundled.name);
-        let tested = operator(&[
-            "plugins",
-            "test",
-            &component.to_string_lossy(),
-            "--world",
-            bundled.world,
-            "--name",
-            &name,
-            "--fixtures",
-            &fixtures.to_string_lossy(),
-        ]);
+        let tested = plugins_test(&component, bundled.world, &name, &fixtures);
         assert!(tested.status.success(), "{}:\n{}", bundled.name, text(&tested));
         tested_any += 1;
     }
@@ -119,17 +114,7 @@ fn a_wrong_expectation_fails_and_names_the_field() {
     let wrong = fixture.replacen("example.com/node-pool: antfly", "example.com/node-pool: green", 1);
     std::fs::write(dir.path().join("wrong.yaml"), wrong).expect("write");
     let component = antfly_bundled_plugins::fixtures::path("template");
-    let tested = operator(&[
-        "plugins",
-        "test",
-        &component.to_string_lossy(),
-        "--world",
-        "scheduling-provider",
-        "--name",
-        "template",
-        "--fixtures",
-        &dir.path().to_string_lossy(),
-    ]);
+    let tested = plugins_test(&component, "scheduling-provider", "template", dir.path());
     let report = text(&tested);
     assert!(!tested.status.success(), "{report}");
     assert!(

@@ -20,16 +20,8 @@ fn render_without_a_file_prints_the_embedded_dev_cluster() {
 
 #[test]
 fn render_reads_stdin_and_reports_every_field_error() {
-    let mut child = operator()
-        .args(["render", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
     let input = "apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: bad\nspec:\n  metadataNodes:\n    replicas: 4\n  config: 'nope'\n";
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
-    let out = child.wait_with_output().expect("finishes");
+    let out = render_stdin(input);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "nothing is rendered for invalid input");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -129,15 +121,20 @@ fn plugins_try_plans_a_backup_destination() {
 }
 
 fn render_stdin(input: &str) -> std::process::Output {
+    run_with_stdin(&["render", "-f", "-"], input)
+}
+
+/// Runs the operator with `args`, `input` on its stdin, and collects its output.
+fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
     let mut child = operator()
-        .args(["render", "-f", "-"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("runs");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-    child.wait_with_output().expect("exits")
+        .expect("spawns");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
+    child.wait_with_output().expect("finishes")
 }
 
 #[test]
@@ -150,15 +147,7 @@ fn render_never_panics_on_malformed_yaml() {
         "apiVersion: antfly.io/v1\nkind: AntflyCluster\nspec:\n  metadataNodes:\n    replicas: many\n",
     ];
     for input in inputs {
-        let mut child = operator()
-            .args(["render", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawns");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
-        let out = child.wait_with_output().expect("finishes");
+        let out = render_stdin(input);
         assert_eq!(out.status.code(), Some(1), "{input:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
     }
@@ -209,17 +198,7 @@ terminationGracePeriodSeconds: 25
 #[test]
 fn lenient_render_warns_about_unknown_fields_and_strict_render_refuses_them() {
     let input = "apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: typo\nspec:\n  metadataNodes:\n    replica: 5\n";
-    let run = |args: &[&str]| {
-        let mut child = operator()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawns");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
-        child.wait_with_output().expect("finishes")
-    };
+    let run = |args: &[&str]| run_with_stdin(args, input);
     let strict = run(&["render", "-f", "-"]);
     assert!(!strict.status.success());
     let stderr = String::from_utf8_lossy(&strict.stderr);
@@ -242,16 +221,8 @@ fn render_refuses_files_over_the_api_servers_limit_without_reading_them_whole() 
 
 #[test]
 fn core_errors_and_plugin_errors_are_reported_in_one_list() {
-    let mut child = operator()
-        .args(["render", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
     let input = "apiVersion: antfly.io/v1\nkind: AntflyCluster\nmetadata:\n  name: both\nspec:\n  metadataNodes:\n    replicas: 4\n  eks:\n    enabled: true\n    irsaRoleARN: nope\n";
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writes");
-    let out = child.wait_with_output().expect("finishes");
+    let out = render_stdin(input);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("spec.metadataNodes.replicas (line 7): must be odd"), "{stderr}");
@@ -260,15 +231,7 @@ fn core_errors_and_plugin_errors_are_reported_in_one_list() {
 
 #[test]
 fn an_empty_input_says_so() {
-    let mut child = operator()
-        .args(["render", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    child.stdin.take().expect("stdin").write_all(b"# nothing\n---\n").expect("writes");
-    let out = child.wait_with_output().expect("finishes");
+    let out = render_stdin("# nothing\n---\n");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("the input holds no AntflyCluster"));
 }
