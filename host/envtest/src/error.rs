@@ -99,6 +99,45 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A request to the apiserver failed.
+    #[error("{context}: {source}")]
+    Api {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Setting up TLS for a test server failed.
+    #[error("configuring TLS for {what}: {source}")]
+    Tls {
+        /// Which server.
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: tokio_rustls::rustls::Error,
+    },
+
+    /// An APIService did not report `Available=True`, or its API did not answer through the
+    /// apiserver, in time.
+    #[error(
+        "APIService {name} was not available after {timeout:?} (conditions: {conditions}; last check: \
+         {last_check}); last lines of the apiserver log:\n{tail}"
+    )]
+    ApiServiceNotAvailable {
+        /// The APIService.
+        name: String,
+        /// How long it was given.
+        timeout: Duration,
+        /// Its status conditions at the end, as JSON.
+        conditions: String,
+        /// What the last check saw.
+        last_check: String,
+        /// The last lines of the apiserver log.
+        tail: String,
+    },
+
     /// A line of the audit log is not an audit event.
     #[error("parsing line {line} of the audit log {}: {source}", path.display())]
     AuditLog {

@@ -4,15 +4,28 @@
 //! by `bash .ci/control-plane.sh` (Kubernetes [`KUBERNETES_VERSION`], etcd
 //! [`ETCD_VERSION`]), each on free loopback ports with its data, certificates
 //! and logs in a temporary directory, and waits until the apiserver's
-//! `/readyz` is OK. There is no controller-manager, scheduler or kubelet:
-//! objects are stored and validated, but nothing reconciles them (pods stay
-//! pending, namespaces being deleted stay `Terminating`, no `default`
-//! ServiceAccount appears).
+//! `/readyz` is OK. By default there is no controller-manager, scheduler or
+//! kubelet: objects are stored and validated, but nothing reconciles them
+//! (pods stay pending, namespaces being deleted stay `Terminating`, no
+//! `default` ServiceAccount appears).
+//!
+//! [`ControlPlane::start_with_controller_manager`] also runs a
+//! kube-controller-manager, built from the same Kubernetes module, with the
+//! controllers in [`CONTROLLERS`]: StatefulSets create pods and PVCs, Jobs
+//! create pods, PVCs bind to matching PersistentVolumes, and garbage
+//! collection follows owner references (orphan deletion included). There is
+//! still no scheduler or kubelet, so a test plays the kubelet: it marks pods
+//! Running and Ready, or not.
 //!
 //! The apiserver serves TLS on `127.0.0.1` only, authenticates client
 //! certificates signed by the harness's CA, authorizes with RBAC, and writes
 //! every write request (create, update, patch, delete, deletecollection) to
 //! an audit log that [`ControlPlane::audit_events`] reads back.
+//!
+//! The aggregation layer is configured (front-proxy CA and client certificate):
+//! [`ControlPlane::start_metrics_server`] runs a [`MetricsServer`] that serves
+//! `metrics.k8s.io/v1beta1` pod metrics set by the test, registered as an
+//! APIService, so that clients read them through the apiserver.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), antfly_envtest::Error> {
@@ -35,6 +48,8 @@
 
 mod audit;
 mod error;
+pub mod kubelet;
+pub mod metrics;
 mod pki;
 mod process;
 
@@ -45,11 +60,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 pub use audit::{AuditEvent, ObjectRef};
 pub use error::Error;
+pub use metrics::MetricsServer;
 
 use pki::Pki;
 use process::Process;
@@ -91,6 +108,9 @@ const START_ATTEMPTS: u32 = 3;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long [`ControlPlane::register_metrics_server`] waits for the APIService to be available.
+pub const METRICS_REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// `<repo>/.cache/control-plane/<KUBERNETES_VERSION>/bin`, where
 /// `.ci/control-plane.sh` puts the binaries.
 pub fn default_bin_dir() -> PathBuf {
@@ -109,18 +129,28 @@ pub fn bin_dir() -> PathBuf {
     }
 }
 
+/// The kube-controller-manager controllers [`ControlPlane::start_with_controller_manager`]
+/// runs: what a StatefulSet, a Job and owner references need, and PVC binding. Node, cloud,
+/// token and certificate controllers stay off: there are no nodes and no cloud.
+pub const CONTROLLERS: &str = "statefulset,job,garbagecollector,persistentvolume-binder";
+
 struct Binaries {
     etcd: PathBuf,
     apiserver: PathBuf,
+    controller_manager: Option<PathBuf>,
 }
 
 impl Binaries {
-    fn locate(dir: &Path) -> Result<Self, Error> {
+    fn locate(dir: &Path, controller_manager: bool) -> Result<Self, Error> {
         let find = |binary: &'static str| {
             let path = dir.join(binary);
             if path.is_file() { Ok(path) } else { Err(Error::MissingBinary { binary, path, env: BIN_DIR_ENV }) }
         };
-        Ok(Self { etcd: find("etcd")?, apiserver: find("kube-apiserver")? })
+        Ok(Self {
+            etcd: find("etcd")?,
+            apiserver: find("kube-apiserver")?,
+            controller_manager: if controller_manager { Some(find("kube-controller-manager")?) } else { None },
+        })
     }
 }
 
@@ -134,6 +164,7 @@ struct Identity {
 /// their temporary directory.
 pub struct ControlPlane {
     // Declared first so that they are killed before the directory goes.
+    controller_manager: Option<Process>,
     apiserver: Process,
     etcd: Process,
     admin: kube::Client,
@@ -163,7 +194,16 @@ impl ControlPlane {
     /// [`Error::NotReady`] or [`Error::Exited`], which quote the end of the
     /// process's log, if start-up fails. Must run inside a Tokio runtime.
     pub async fn start() -> Result<Self, Error> {
-        let binaries = Binaries::locate(&bin_dir())?;
+        Self::start_from(Binaries::locate(&bin_dir(), false)?).await
+    }
+
+    /// Like [`Self::start`], plus a kube-controller-manager running [`CONTROLLERS`] as the
+    /// admin user. Its log is `kube-controller-manager.log` in [`Self::dir`].
+    pub async fn start_with_controller_manager() -> Result<Self, Error> {
+        Self::start_from(Binaries::locate(&bin_dir(), true)?).await
+    }
+
+    async fn start_from(binaries: Binaries) -> Result<Self, Error> {
         let timeout = start_timeout()?;
         let mut attempt = 1;
         loop {
@@ -197,6 +237,10 @@ impl ControlPlane {
         let policy = write(root.join("audit-policy.yaml"), audit::POLICY)?;
         let audit_log = root.join("audit.log");
         let admin_identity = write_identity(&root, &pki, "admin", ADMIN_USER, &[ADMIN_GROUP])?;
+        let front_proxy_ca = write(root.join("front-proxy-ca.crt"), &pki.front_proxy_ca_pem())?;
+        let front_proxy = pki.front_proxy_client()?;
+        let front_proxy_cert = write(root.join("front-proxy-client.crt"), &front_proxy.cert_pem)?;
+        let front_proxy_key = write(root.join("front-proxy-client.key"), &front_proxy.key_pem)?;
 
         let [etcd_client_port, etcd_peer_port, secure_port] = free_ports()?;
         let etcd_url = format!("http://127.0.0.1:{etcd_client_port}");
@@ -246,6 +290,28 @@ impl ControlPlane {
             "--audit-log-format=json".to_owned(),
             // Write each event synchronously rather than in batches.
             "--audit-log-mode=blocking".to_owned(),
+            // The aggregation layer, for APIServices such as metrics.k8s.io (see `metrics`).
+            // The aggregator authenticates the caller, then proxies with the front-proxy client
+            // certificate and the caller's identity in these headers.
+            arg("--requestheader-client-ca-file", &front_proxy_ca),
+            format!("--requestheader-allowed-names={}", pki::FRONT_PROXY_CLIENT),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_owned(),
+            "--requestheader-group-headers=X-Remote-Group".to_owned(),
+            "--requestheader-username-headers=X-Remote-User".to_owned(),
+            arg("--proxy-client-cert-file", &front_proxy_cert),
+            arg("--proxy-client-key-file", &front_proxy_key),
+            // Cluster routing (the default), deliberately. It resolves an APIService's Service
+            // to its ClusterIP, which nothing serves here (no kube-proxy), or, for an
+            // ExternalName Service, to `https://<externalName>:<port>`; `127.0.0.1` passes as
+            // an externalName (a DNS-1123 subdomain), so the aggregator dials a test server
+            // on loopback. `--enable-aggregator-routing=true` would instead accept only
+            // ClusterIP/NodePort/LoadBalancer Services ("unsupported service type
+            // ExternalName") and dial an address from their EndpointSlices, which validation
+            // refuses for loopback ("may not be in the loopback range"): the server would
+            // have to listen on the host's non-loopback address, which a sandbox may lack and
+            // an HTTPS proxy may intercept. Admission and conversion webhooks use the same
+            // resolver, so they can be reached the same way.
+            "--enable-aggregator-routing=false".to_owned(),
         ];
         let mut apiserver =
             Process::spawn("kube-apiserver", &binaries.apiserver, &apiserver_args, root.join("kube-apiserver.log"))?;
@@ -264,8 +330,13 @@ impl ControlPlane {
 
         let kubeconfig = root.join("kubeconfig");
         write_kubeconfig(&kubeconfig, &server_url, &ca_file, &admin_identity, ADMIN_USER)?;
+        let controller_manager = match &binaries.controller_manager {
+            Some(binary) => Some(start_controller_manager(binary, &root, &kubeconfig)?),
+            None => None,
+        };
 
         Ok(Self {
+            controller_manager,
             apiserver,
             etcd,
             admin,
@@ -362,9 +433,148 @@ impl ControlPlane {
         }
     }
 
+    /// Starts a [`MetricsServer`] and registers it ([`Self::register_metrics_server`]).
+    pub async fn start_metrics_server(&self) -> Result<MetricsServer, Error> {
+        let server = MetricsServer::start(self).await?;
+        self.register_metrics_server(&server).await?;
+        Ok(server)
+    }
+
+    /// Makes `server` the backend of `metrics.k8s.io/v1beta1`: applies the Service
+    /// [`metrics::SERVICE_NAME`] in [`metrics::SERVICE_NAMESPACE`] (of type ExternalName,
+    /// `127.0.0.1`, see the routing note in the apiserver's flags) and the APIService
+    /// [`metrics::API_SERVICE`] pointing at it on the server's port, then waits until the
+    /// APIService is `Available` and the apiserver proxies discovery to the server. Applying
+    /// again points the APIService at another server.
+    ///
+    /// Fails with [`Error::ApiServiceNotAvailable`], quoting the APIService's conditions and
+    /// the apiserver's log, after [`METRICS_REGISTER_TIMEOUT`].
+    pub async fn register_metrics_server(&self, server: &MetricsServer) -> Result<(), Error> {
+        use k8s_openapi::api::core::v1::{Namespace, Service};
+        use kube::api::{Api, Patch, PatchParams, PostParams};
+
+        let port = server.address().port();
+        let apply = PatchParams::apply(USER_AGENT).force();
+        let seen_before = server.request_count();
+
+        // The apiserver creates kube-system shortly after it is ready; do not race it.
+        let namespaces: Api<Namespace> = Api::all(self.admin.clone());
+        let namespace = Namespace {
+            metadata: kube::api::ObjectMeta { name: Some(metrics::SERVICE_NAMESPACE.to_owned()), ..Default::default() },
+            ..Namespace::default()
+        };
+        match namespaces.create(&PostParams::default(), &namespace).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(source) => {
+                return Err(Error::Api {
+                    context: format!("creating namespace {}", metrics::SERVICE_NAMESPACE),
+                    source,
+                });
+            }
+        }
+
+        let services: Api<Service> = Api::namespaced(self.admin.clone(), metrics::SERVICE_NAMESPACE);
+        let service = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": metrics::SERVICE_NAME, "namespace": metrics::SERVICE_NAMESPACE},
+            "spec": {
+                "type": "ExternalName",
+                "externalName": "127.0.0.1",
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            },
+        });
+        services.patch(metrics::SERVICE_NAME, &apply, &Patch::Apply(&service)).await.map_err(|source| Error::Api {
+            context: format!("applying Service {}/{}", metrics::SERVICE_NAMESPACE, metrics::SERVICE_NAME),
+            source,
+        })?;
+
+        let api_services: Api<APIService> = Api::all(self.admin.clone());
+        let ca_bundle = k8s_openapi::ByteString(server.ca_bundle_pem().as_bytes().to_vec());
+        let api_service = serde_json::json!({
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": metrics::API_SERVICE},
+            "spec": {
+                "group": metrics::GROUP,
+                "version": metrics::VERSION,
+                "service": {"namespace": metrics::SERVICE_NAMESPACE, "name": metrics::SERVICE_NAME, "port": port},
+                "caBundle": ca_bundle,
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+            },
+        });
+        api_services.patch(metrics::API_SERVICE, &apply, &Patch::Apply(&api_service)).await.map_err(|source| {
+            Error::Api { context: format!("applying APIService {}", metrics::API_SERVICE), source }
+        })?;
+
+        let discovery_path = format!("/apis/{}/{}", metrics::GROUP, metrics::VERSION);
+        // Done when the admin's discovery request reached this server, not merely any: when
+        // re-registering, the old status and backend linger for a moment.
+        let reached =
+            || {
+                server.requests().get(seen_before..).unwrap_or_default().iter().any(|r| {
+                    r.path == discovery_path && r.remote_user.as_deref() == Some(ADMIN_USER) && r.status == 200
+                })
+            };
+        self.wait_for_api_service(&api_services, metrics::API_SERVICE, &discovery_path, reached).await
+    }
+
+    /// Waits until APIService `name` reports `Available=True`, `discovery_path` answers
+    /// through the apiserver (whose proxy learns of availability from its own informer, a
+    /// moment after the status is written) and `reached` confirms the right backend answered.
+    async fn wait_for_api_service(
+        &self,
+        api_services: &kube::Api<APIService>,
+        name: &str,
+        discovery_path: &str,
+        reached: impl Fn() -> bool,
+    ) -> Result<(), Error> {
+        let timeout = METRICS_REGISTER_TIMEOUT;
+        let deadline = Instant::now() + timeout;
+        let mut conditions = String::from("none yet");
+        loop {
+            let last_check = match api_services.get(name).await {
+                Ok(found) => {
+                    let list = found.status.and_then(|s| s.conditions).unwrap_or_default();
+                    conditions = serde_json::to_string(&list).unwrap_or_else(|e| format!("(unprintable: {e})"));
+                    if list.iter().any(|c| c.type_ == "Available" && c.status == "True") {
+                        let request = http::Request::get(discovery_path)
+                            .body(Vec::new())
+                            .map_err(|e| Error::Invalid(format!("building the request for {discovery_path}: {e}")))?;
+                        match self.admin.request_text(request).await {
+                            Ok(_) if reached() => return Ok(()),
+                            Ok(_) => format!("GET {discovery_path} was answered by another backend"),
+                            Err(e) => format!("GET {discovery_path}: {e}"),
+                        }
+                    } else {
+                        "not Available".to_owned()
+                    }
+                }
+                Err(e) => format!("getting APIService {name}: {e}"),
+            };
+            if Instant::now() >= deadline {
+                return Err(Error::ApiServiceNotAvailable {
+                    name: name.to_owned(),
+                    timeout,
+                    conditions,
+                    last_check,
+                    tail: self.apiserver.tail(),
+                });
+            }
+            tokio::time::sleep(POLL_INTERVAL * 2).await;
+        }
+    }
+
     /// The last lines of the apiserver's log, for assertion messages.
     pub fn apiserver_log_tail(&self) -> String {
         self.apiserver.tail()
+    }
+
+    /// The last lines of the controller-manager's log, if one runs.
+    pub fn controller_manager_log_tail(&self) -> Option<String> {
+        self.controller_manager.as_ref().map(Process::tail)
     }
 
     /// The last lines of etcd's log, for assertion messages.
@@ -399,6 +609,24 @@ fn start_timeout() -> Result<Duration, Error> {
             .map_err(|e| Error::Invalid(format!("{START_TIMEOUT_ENV}={text:?} is not whole seconds: {e}"))),
         _ => Ok(DEFAULT_START_TIMEOUT),
     }
+}
+
+/// Starts kube-controller-manager against the apiserver as the admin user. It serves nothing
+/// (`--secure-port=0`) and elects no leader; controllers start within a second or two, which
+/// tests absorb by polling for what the controllers make.
+fn start_controller_manager(binary: &Path, root: &Path, kubeconfig: &Path) -> Result<Process, Error> {
+    let args = vec![
+        arg("--kubeconfig", kubeconfig),
+        "--secure-port=0".to_owned(),
+        "--leader-elect=false".to_owned(),
+        format!("--controllers={CONTROLLERS}"),
+        // Tests create objects in bursts; the default 20 QPS would make them wait.
+        "--kube-api-qps=200".to_owned(),
+        "--kube-api-burst=400".to_owned(),
+        "--concurrent-statefulset-syncs=10".to_owned(),
+        "--v=1".to_owned(),
+    ];
+    Process::spawn("kube-controller-manager", binary, &args, root.join("kube-controller-manager.log"))
 }
 
 fn arg(flag: &str, path: impl AsRef<Path>) -> String {
@@ -602,7 +830,7 @@ mod tests {
     #[test]
     fn missing_binaries_say_how_to_build_them() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let err = Binaries::locate(dir.path()).err().expect("no binaries in an empty directory");
+        let err = Binaries::locate(dir.path(), false).err().expect("no binaries in an empty directory");
         let message = err.to_string();
         assert!(message.contains("bash .ci/control-plane.sh"), "{message}");
         assert!(message.contains(BIN_DIR_ENV), "{message}");

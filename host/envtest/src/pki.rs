@@ -1,5 +1,6 @@
-//! Keys and certificates: a CA, the apiserver's serving certificate, and
-//! client certificates for any user and groups.
+//! Keys and certificates: a CA, serving certificates (the apiserver's and test servers'),
+//! client certificates for any user and groups, and the aggregation layer's front-proxy CA
+//! and client certificate.
 //!
 //! Kubernetes maps a client certificate's subject common name to the user
 //! name and each organization (O) entry to a group. rcgen keeps at most one
@@ -22,6 +23,13 @@ use crate::Error;
 /// Common name of the test CA; also written as the issuer of client certificates.
 const CA_COMMON_NAME: &str = "antfly-envtest-ca";
 
+/// Common name of the CA that signs the aggregator's client certificate.
+const FRONT_PROXY_CA_COMMON_NAME: &str = "antfly-envtest-front-proxy-ca";
+
+/// Common name of the aggregator's client certificate, which it presents to aggregated
+/// API servers; the apiserver's `--requestheader-allowed-names`.
+pub(crate) const FRONT_PROXY_CLIENT: &str = "front-proxy-client";
+
 const OID_COMMON_NAME: &[u64] = &[2, 5, 4, 3];
 const OID_ORGANIZATION: &[u64] = &[2, 5, 4, 10];
 const OID_ECDSA_WITH_SHA256: &[u64] = &[1, 2, 840, 10045, 4, 3, 2];
@@ -40,24 +48,22 @@ pub(crate) struct CertAndKey {
     pub(crate) key_pem: String,
 }
 
-/// The control plane's certificate authority.
+/// The control plane's certificate authorities.
 pub(crate) struct Pki {
+    /// Signs the serving certificates and the users' client certificates.
     ca: CertifiedIssuer<'static, KeyPair>,
+    /// Signs only the aggregator's client certificate, so that no user certificate can
+    /// pass for the front proxy and assert another identity in request headers.
+    front_proxy_ca: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl Pki {
-    /// A new CA with a fresh P-256 key.
+    /// New CAs with fresh P-256 keys.
     pub(crate) fn new() -> Result<Self, Error> {
-        let key = generate_key("the CA key")?;
-        let mut params = CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, CA_COMMON_NAME);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages =
-            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let ca = CertifiedIssuer::self_signed(params, key)
-            .map_err(|source| Error::Certificate { what: "the CA certificate".into(), source })?;
-        Ok(Self { ca })
+        Ok(Self {
+            ca: new_ca("the CA certificate", CA_COMMON_NAME)?,
+            front_proxy_ca: new_ca("the front-proxy CA certificate", FRONT_PROXY_CA_COMMON_NAME)?,
+        })
     }
 
     /// The CA certificate, PEM.
@@ -70,18 +76,44 @@ impl Pki {
         self.ca.der().to_vec()
     }
 
+    /// The front-proxy CA certificate, PEM.
+    pub(crate) fn front_proxy_ca_pem(&self) -> String {
+        self.front_proxy_ca.pem()
+    }
+
     /// A serving certificate for the loopback addresses and `localhost`.
     pub(crate) fn serving(&self) -> Result<CertAndKey, Error> {
-        let what = "the apiserver's serving certificate";
+        self.serving_for("the apiserver's serving certificate", "kube-apiserver", &["127.0.0.1", "::1", "localhost"])
+    }
+
+    /// A serving certificate with subject `CN=<common_name>` for `names`: DNS names, or IP
+    /// addresses when they parse as one.
+    pub(crate) fn serving_for(&self, what: &str, common_name: &str, names: &[&str]) -> Result<CertAndKey, Error> {
         let key = generate_key(what)?;
-        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "::1".to_owned(), "localhost".to_owned()])
+        let mut params = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
             .map_err(|source| Error::Certificate { what: what.into(), source })?;
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        params.distinguished_name.push(DnType::CommonName, common_name);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let cert =
             params.signed_by(&key, &self.ca).map_err(|source| Error::Certificate { what: what.into(), source })?;
+        Ok(CertAndKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+
+    /// The aggregator's client certificate, `CN=front-proxy-client`, signed by the
+    /// front-proxy CA (the apiserver's `--proxy-client-cert-file`).
+    pub(crate) fn front_proxy_client(&self) -> Result<CertAndKey, Error> {
+        let what = "the front-proxy client certificate";
+        let key = generate_key(what)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, FRONT_PROXY_CLIENT);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params
+            .signed_by(&key, &self.front_proxy_ca)
+            .map_err(|source| Error::Certificate { what: what.into(), source })?;
         Ok(CertAndKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
     }
 
@@ -114,6 +146,17 @@ impl Pki {
 pub(crate) fn service_account_key() -> Result<CertAndKey, Error> {
     let key = generate_key("the service-account signing key")?;
     Ok(CertAndKey { cert_pem: key.public_key_pem(), key_pem: key.serialize_pem() })
+}
+
+/// A self-signed CA certificate `CN=<common_name>` with a fresh key.
+fn new_ca(what: &str, common_name: &str) -> Result<CertifiedIssuer<'static, KeyPair>, Error> {
+    let key = generate_key(what)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    CertifiedIssuer::self_signed(params, key).map_err(|source| Error::Certificate { what: what.into(), source })
 }
 
 fn generate_key(what: &str) -> Result<KeyPair, Error> {
