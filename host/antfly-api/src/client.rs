@@ -79,6 +79,17 @@ impl Client {
         self.post_json("/db/v1/restore", request).await?.accept(|s| s.is_success())?.json()
     }
 
+    /// `GET /readyz` on a server's health port (`http://{pod-ip}:4200`): `true` on 200, `false`
+    /// on 503, the server's "not ready". Tried once: a rollout asks again on its next reconcile.
+    pub async fn health_ready(&self) -> Result<bool, ApiError> {
+        let answer = self.get("/readyz", Retry::Never).await?;
+        match answer.status {
+            StatusCode::OK => Ok(true),
+            StatusCode::SERVICE_UNAVAILABLE => Ok(false),
+            _ => Err(answer.into_status_error()),
+        }
+    }
+
     /// Whether `table` serves reads, by looking up [`crate::PROBE_KEY`], a key that is never written.
     pub async fn table_readiness(&self, table: &str) -> Result<TableReadiness, ApiError> {
         let path = format!("/db/v1/tables/{}/lookup/{}", segment(table)?, segment(PROBE_KEY)?);

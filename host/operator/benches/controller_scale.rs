@@ -68,6 +68,8 @@ async fn main() {
         reconcile_all: Default::default(),
         clock: Arc::new(controller::clock::SystemClock),
         job_image: controller::default_job_image(),
+        pod_health_checks: true,
+        pod_health_port: antfly_operator::base::ports::HEALTH_PORT,
     };
     let leader = Arc::new(LeaderState::default());
     tokio::spawn(controller::run(

@@ -16,6 +16,7 @@ pub mod extensions;
 pub mod parse;
 pub mod pipeline;
 pub mod render;
+pub mod rollout;
 pub mod status;
 pub mod validate;
 

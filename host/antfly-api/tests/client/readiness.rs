@@ -125,3 +125,15 @@ async fn the_table_endpoints_answer_as_a_real_server_did() {
     assert_eq!(raw(address, "POST", "/db/v1/tables/t/batch", r#"{"inserts":{}}"#).await.0, 404);
     assert_eq!(client.table_readiness("t").await.ok(), Some(TableReadiness::Missing));
 }
+
+#[tokio::test]
+async fn health_readiness_is_read_from_readyz_and_asked_once() {
+    let double = double().await;
+    let client = client(&double);
+    assert_eq!(client.health_ready().await.ok(), Some(true));
+    double.set_ready(false);
+    assert_eq!(client.health_ready().await.ok(), Some(false), "503 is the server's not ready");
+    assert_eq!(count(&double, "GET", "/readyz"), 2, "never retried: the rollout asks again itself");
+    double.fail_next_requests(1, 500);
+    assert!(client.health_ready().await.is_err(), "another status is an error, not a verdict");
+}

@@ -90,6 +90,22 @@ pub struct AntflyClusterSpec {
     /// DNS domain of the Kubernetes cluster, used in the peers' URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_domain: Option<String>,
+    /// How pod restarts roll out: one pod at a time, data before metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSpec>,
+}
+
+/// Rollout settings. Pods restart one at a time under the operator's control; see
+/// docs/operations.md.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    /// How long an updated pod may take to become Ready (and answer its health check) before
+    /// the rollout halts with the Rollout condition False and a RolloutHalted event. Default
+    /// 600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub pod_ready_timeout_seconds: Option<i32>,
 }
 
 pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
@@ -271,7 +287,11 @@ pub struct AutoScalingSpec {
     {"rule": "isQuantity(string(self.metadataStorage)) && quantity(string(self.metadataStorage)).isGreaterThan(quantity('0'))",
      "message": "must be a quantity greater than zero", "fieldPath": ".metadataStorage"},
     {"rule": "isQuantity(string(self.dataStorage)) && quantity(string(self.dataStorage)).isGreaterThan(quantity('0'))",
-     "message": "must be a quantity greater than zero", "fieldPath": ".dataStorage"}
+     "message": "must be a quantity greater than zero", "fieldPath": ".dataStorage"},
+    {"rule": "!isQuantity(string(self.metadataStorage)) || !isQuantity(string(oldSelf.metadataStorage)) || quantity(string(self.metadataStorage)).compareTo(quantity(string(oldSelf.metadataStorage))) >= 0",
+     "message": "metadataStorage cannot shrink: a PersistentVolumeClaim can only grow; keep the old size or raise it", "fieldPath": ".metadataStorage"},
+    {"rule": "!isQuantity(string(self.dataStorage)) || !isQuantity(string(oldSelf.dataStorage)) || quantity(string(self.dataStorage)).compareTo(quantity(string(oldSelf.dataStorage))) >= 0",
+     "message": "dataStorage cannot shrink: a PersistentVolumeClaim can only grow; keep the old size or raise it", "fieldPath": ".dataStorage"}
 ]))]
 pub struct StorageSpec {
     /// StorageClass of every PVC. Absent (or null) uses the cluster's default class; `""`
@@ -476,6 +496,18 @@ pub struct AntflyClusterStatus {
     pub service_mesh_status: Option<ServiceMeshStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_scaling_status: Option<AutoScalingStatus>,
+    /// Metadata pods running the current spec (the StatefulSet's update revision). Left out
+    /// while 0, so that an operator writing to the previous release's CRDs (which lack the
+    /// field) is not refused before its pods are counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub metadata_nodes_updated: i32,
+    /// Data pods running the current spec; left out while 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub data_nodes_updated: i32,
+}
+
+fn is_zero(count: &i32) -> bool {
+    *count == 0
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

@@ -14,7 +14,7 @@ use super::meta::{cluster_labels, object_meta};
 use crate::base::Role;
 use crate::base::names;
 use crate::base::ports::{METADATA_API, METADATA_RAFT};
-use crate::validate::ValidatedCluster;
+use crate::validate::{DEFAULT_REPLICATION_FACTOR, ValidatedCluster};
 
 pub const CONFIG_KEY: &str = "config.json";
 pub const CONFIG_DIR: &str = "/config";
@@ -84,11 +84,16 @@ fn as_object(value: Value) -> Map<String, Value> {
     }
 }
 
+/// Top-level `config.json` keys that only metadata nodes act on: shard placement and table
+/// defaults are decided by the metadata (Raft) group. A change to one of them restarts no
+/// data pod; the file still reaches data pods through the mounted ConfigMap.
+pub const METADATA_ONLY_KEYS: [&str; 4] =
+    ["replication_factor", "max_shard_size_bytes", "disable_shard_alloc", "default_shards_per_table"];
+
 /// The final `config.json` document.
 pub fn build_config_json(cluster: &ValidatedCluster) -> Map<String, Value> {
-    let replication_factor = cluster.spec().data_nodes.replicas.clamp(1, 3);
     let mut config = as_object(json!({
-        "replication_factor": replication_factor,
+        "replication_factor": DEFAULT_REPLICATION_FACTOR,
         "max_shard_size_bytes": 67_108_864,
         "disable_shard_alloc": true,
         "default_shards_per_table": 1,
@@ -99,15 +104,44 @@ pub fn build_config_json(cluster: &ValidatedCluster) -> Map<String, Value> {
     config
 }
 
-/// The ConfigMap and the sha256 of its `config.json`, for the pods' config-hash annotation.
-pub fn build_config_map(cluster: &ValidatedCluster) -> (ConfigMap, String) {
-    let text =
-        serde_json::to_string_pretty(&Value::Object(build_config_json(cluster))).unwrap_or_else(|_| String::from("{}"));
-    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+/// The sha256 of what each role reads of `config.json`, for its pods' config-hash annotation:
+/// a change restarts only the role it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigHashes {
+    pub metadata: String,
+    pub data: String,
+}
+
+impl ConfigHashes {
+    pub fn for_role(&self, role: Role) -> &str {
+        match role {
+            Role::Metadata => &self.metadata,
+            Role::Data => &self.data,
+        }
+    }
+}
+
+fn config_hashes(config: &Map<String, Value>) -> ConfigHashes {
+    let hash = |config: &Map<String, Value>| {
+        let text = serde_json::to_string(config).unwrap_or_default();
+        hex::encode(Sha256::digest(text.as_bytes()))
+    };
+    let mut data_view = config.clone();
+    for key in METADATA_ONLY_KEYS {
+        data_view.remove(key);
+    }
+    ConfigHashes { metadata: hash(config), data: hash(&data_view) }
+}
+
+/// The ConfigMap and each role's config hash.
+pub fn build_config_map(cluster: &ValidatedCluster) -> (ConfigMap, ConfigHashes) {
+    let config = build_config_json(cluster);
+    let hashes = config_hashes(&config);
+    let text = serde_json::to_string_pretty(&Value::Object(config)).unwrap_or_else(|_| String::from("{}"));
     let config_map = ConfigMap {
         metadata: object_meta(cluster, names::config_map(cluster.name()), cluster_labels(cluster)),
         data: Some(BTreeMap::from([(CONFIG_KEY.to_string(), text)])),
         ..ConfigMap::default()
     };
-    (config_map, hash)
+    (config_map, hashes)
 }

@@ -51,10 +51,11 @@ fn build_service_account(cluster: &ValidatedCluster, contributions: &Contributio
 
 /// Build every object of the cluster.
 pub fn build_resources(cluster: &ValidatedCluster, contributions: &Contributions) -> ClusterResources {
-    let (config_map, config_hash) = config::build_config_map(cluster);
+    let (config_map, config_hashes) = config::build_config_map(cluster);
     let service_account = build_service_account(cluster, contributions);
     let account_name = service_account.as_ref().and_then(|sa| sa.metadata.name.as_deref());
-    let statefulset = |role| statefulset::build_statefulset(cluster, role, contributions, &config_hash, account_name);
+    let statefulset =
+        |role| statefulset::build_statefulset(cluster, role, contributions, config_hashes.for_role(role), account_name);
     ClusterResources {
         metadata_service: services::build_headless_service(cluster, Role::Metadata),
         data_service: services::build_headless_service(cluster, Role::Data),

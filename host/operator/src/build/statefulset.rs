@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
+};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Volume,
@@ -213,6 +215,9 @@ pub fn build_statefulset(
             service_name: Some(name),
             // Raft peers must start together to form a quorum; ordered start would deadlock.
             pod_management_policy: Some("Parallel".into()),
+            // Template changes restart no pod by themselves: the operator restarts them one at
+            // a time, in its order and under its guards (crate::rollout).
+            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("OnDelete".into()), rolling_update: None }),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(cluster.name(), role)),
                 ..LabelSelector::default()

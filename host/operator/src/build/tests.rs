@@ -234,23 +234,53 @@ fn generated_config_merges_user_json_and_forces_network_keys() {
 }
 
 #[test]
-fn default_replication_factor_never_exceeds_data_nodes() {
-    let config = config::build_config_json(&validated("  dataNodes:\n    replicas: 1\n"));
-    assert_eq!(config["replication_factor"], 1);
+fn scaling_data_nodes_rewrites_no_config_and_no_pod_template() {
+    let built = |replicas: i32| build(&format!("  dataNodes:\n    replicas: {replicas}\n"));
+    let three = built(3);
+    assert_eq!(config::build_config_json(&validated("  dataNodes:\n    replicas: 3\n"))["replication_factor"], 3);
+    for replicas in [4, 5, 9] {
+        let other = built(replicas);
+        assert_eq!(other.config_map, three.config_map, "{replicas} data nodes");
+        let template = |r: &ClusterResources| r.data_statefulset.spec.clone().map(|s| s.template);
+        assert_eq!(template(&other), template(&three), "{replicas} data nodes");
+        assert_eq!(other.metadata_statefulset, three.metadata_statefulset, "{replicas} data nodes");
+    }
+}
+
+/// The config hash on one role's pod template.
+fn config_hash(r: &ClusterResources, role: crate::base::Role) -> String {
+    let sts = match role {
+        crate::base::Role::Metadata => &r.metadata_statefulset,
+        crate::base::Role::Data => &r.data_statefulset,
+    };
+    let annotations =
+        sts.spec.clone().and_then(|s| s.template.metadata).and_then(|m| m.annotations).expect("annotations");
+    annotations[crate::base::CONFIG_HASH_ANNOTATION].clone()
 }
 
 #[test]
-fn a_config_change_changes_the_pod_template_hash() {
-    let hash = |spec: &str| {
-        let r = build(spec);
-        let annotations =
-            r.data_statefulset.spec.and_then(|s| s.template.metadata).and_then(|m| m.annotations).expect("annotations");
-        annotations[crate::base::CONFIG_HASH_ANNOTATION].clone()
-    };
-    let before = hash("  config: '{\"log\": {\"level\": \"info\"}}'\n");
-    assert_eq!(before.len(), 64);
-    assert_eq!(before, hash("  config: '{\"log\": {\"level\": \"info\"}}'\n"));
-    assert_ne!(before, hash("  config: '{\"log\": {\"level\": \"debug\"}}'\n"));
+fn a_config_change_changes_the_pod_template_hash_of_the_roles_it_concerns() {
+    use crate::base::Role::{Data, Metadata};
+    let info = build("  config: '{\"log\": {\"level\": \"info\"}}'\n");
+    assert_eq!(config_hash(&info, Data).len(), 64);
+    assert_eq!(config_hash(&info, Data), config_hash(&build("  config: '{\"log\": {\"level\": \"info\"}}'\n"), Data));
+    let debug = build("  config: '{\"log\": {\"level\": \"debug\"}}'\n");
+    assert_ne!(config_hash(&info, Data), config_hash(&debug, Data));
+    assert_ne!(config_hash(&info, Metadata), config_hash(&debug, Metadata));
+
+    // Shard placement is the metadata group's: only metadata pods restart.
+    let bigger_shards = build("  config: '{\"log\": {\"level\": \"info\"}, \"max_shard_size_bytes\": 1}'\n");
+    assert_eq!(config_hash(&info, Data), config_hash(&bigger_shards, Data));
+    assert_ne!(config_hash(&info, Metadata), config_hash(&bigger_shards, Metadata));
+}
+
+#[test]
+fn statefulsets_leave_restarts_to_the_operator() {
+    let r = build("  image: antfly:1\n");
+    for sts in [&r.metadata_statefulset, &r.data_statefulset] {
+        let strategy = sts.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).expect("update strategy");
+        assert_eq!(strategy.type_.as_deref(), Some("OnDelete"));
+    }
 }
 
 #[test]

@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// Image of backup and restore Jobs; the deploy manifests set the operator's own.
     #[arg(long, env = "ANTFLY_JOB_IMAGE")]
     job_image: Option<String>,
+    /// Whether a rollout asks each updated pod's server for /readyz on its pod IP before it
+    /// restarts the next pod. Turn off where a NetworkPolicy keeps the operator from pod IPs.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pod_health_checks: bool,
     #[command(flatten)]
     pub plugins: PluginArgs,
 }
@@ -74,6 +78,8 @@ pub async fn run_operator(args: RunArgs) -> Result<String, String> {
         reconcile_all,
         clock: Arc::new(controller::clock::SystemClock),
         job_image: args.job_image.unwrap_or_else(controller::default_job_image),
+        pod_health_checks: args.pod_health_checks,
+        pod_health_port: antfly_operator::base::ports::HEALTH_PORT,
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -23,6 +23,7 @@ use tracing::info;
 use super::cache::key;
 use super::context::Context;
 use super::error::ReconcileError;
+use super::storage::{self, StorageOutcome};
 use crate::base::labels::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER};
 use crate::base::{APPLIED_HASH_ANNOTATION, Role, names};
 use crate::build::ClusterResources;
@@ -31,11 +32,22 @@ use crate::validate::ValidatedCluster;
 
 pub const FIELD_MANAGER: &str = "antfly-operator";
 
-/// Whether the StatefulSets are applied too, or held (during partial sidecar injection).
+/// Whether everything that reaches pods is applied too, or held (during partial sidecar
+/// injection): the ConfigMap, the ServiceAccount and the StatefulSets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rollout {
     Proceed,
     Hold,
+}
+
+/// What an apply pass did that later steps read.
+#[derive(Default)]
+pub struct Applied {
+    /// The StatefulSets written by this pass, as the API server answered: fresher than the
+    /// cache for the rollout step.
+    pub statefulsets: Vec<StatefulSet>,
+    /// Where growing each role's volumes stands.
+    pub storage: Vec<StorageOutcome>,
 }
 
 /// Apply every object in the documented order and delete optional ones that are now absent.
@@ -44,7 +56,7 @@ pub async fn apply_all(
     cluster: &ValidatedCluster,
     resources: ClusterResources,
     rollout: Rollout,
-) -> Result<(), ReconcileError> {
+) -> Result<Applied, ReconcileError> {
     // No `..`: a new resource that is never applied fails to compile.
     let ClusterResources {
         config_map,
@@ -67,28 +79,39 @@ pub async fn apply_all(
     let statefulsets = Child::<StatefulSet>::new(&client, ns, &caches.statefulsets, "StatefulSet");
     let pdbs = Child::<PodDisruptionBudget>::new(&client, ns, &caches.pdbs, "PodDisruptionBudget");
 
-    config_maps.apply(ctx, config_map).await?;
-    match service_account {
-        Some(sa) => accounts.apply(ctx, sa).await?,
-        None => accounts.delete_if_ours(ctx, &names::service_account(name), name).await?,
+    let mut applied = Applied::default();
+    if rollout == Rollout::Proceed {
+        config_maps.apply(ctx, config_map).await?;
+        match service_account {
+            Some(sa) => drop(accounts.apply(ctx, sa).await?),
+            None => accounts.delete_if_ours(ctx, &names::service_account(name), name).await?,
+        }
     }
     services.apply(ctx, metadata_service).await?;
     services.apply(ctx, data_service).await?;
     match public_api_service {
-        Some(service) => services.apply(ctx, service).await?,
+        Some(service) => drop(services.apply(ctx, service).await?),
         None => services.delete_if_ours(ctx, &names::public_api(name), name).await?,
     }
     if rollout == Rollout::Proceed {
-        statefulsets.apply(ctx, metadata_statefulset).await?;
-        statefulsets.apply(ctx, data_statefulset).await?;
+        for (role, desired) in [(Role::Metadata, metadata_statefulset), (Role::Data, data_statefulset)] {
+            let live = statefulsets.cached(&names::role(name, role));
+            let (desired, outcome) = storage::reconcile_volumes(ctx, cluster, role, desired, live.as_deref()).await?;
+            applied.storage.push(outcome);
+            if let Some(desired) = desired
+                && let Some(written) = statefulsets.apply(ctx, desired).await?
+            {
+                applied.statefulsets.push(written);
+            }
+        }
     }
     for (role, pdb) in [(Role::Metadata, metadata_pdb), (Role::Data, data_pdb)] {
         match pdb {
-            Some(pdb) => pdbs.apply(ctx, pdb).await?,
+            Some(pdb) => drop(pdbs.apply(ctx, pdb).await?),
             None => pdbs.delete_if_ours(ctx, &names::pdb(name, role), name).await?,
         }
     }
-    Ok(())
+    Ok(applied)
 }
 
 fn desired_hash<K: Serialize>(kind: &'static str, object: &K) -> Result<String, ReconcileError> {
@@ -117,8 +140,13 @@ where
         Self { api: Api::namespaced(client.clone(), namespace), cache, namespace, kind }
     }
 
-    /// Apply `desired` unless the cached live object already carries its hash.
-    async fn apply(&self, ctx: &Context, mut desired: K) -> Result<(), ReconcileError> {
+    fn cached(&self, name: &str) -> Option<std::sync::Arc<K>> {
+        self.cache.get(&key(self.namespace, name))
+    }
+
+    /// Apply `desired` unless the cached live object already carries its hash; the written
+    /// object, as the API server answered, when it was applied.
+    async fn apply(&self, ctx: &Context, mut desired: K) -> Result<Option<K>, ReconcileError> {
         let kind = self.kind;
         let name = desired.name_any();
         let hash = desired_hash(kind, &desired)?;
@@ -135,24 +163,25 @@ where
                 serde_json::to_value(&**live).map_err(|e| ReconcileError::Serialise(kind, e.to_string()))?;
             let Some(path) = first_drift(&desired_json, &live_json) else {
                 ctx.forget_drift(&object);
-                return Ok(());
+                return Ok(None);
             };
             if !ctx.note_drift(&object, &hash, &path) {
                 // Repaired once already and back the same: another writer insists, or the
                 // API server stores it differently. Writing again would only loop.
-                return Ok(());
+                return Ok(None);
             }
             info!(object = %object, field = %path, "repairing an out-of-band change");
             ctx.metrics.drift_repairs.get_or_create(&super::metrics::KindLabel { kind }).inc();
         }
         desired.annotations_mut().insert(APPLIED_HASH_ANNOTATION.to_string(), hash);
         ctx.ensure_leader()?;
-        self.api
+        let written = self
+            .api
             .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired))
             .await
             .map_err(|source| ReconcileError::Apply { kind, name: name.clone(), source })?;
         ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
-        Ok(())
+        Ok(Some(written))
     }
 
     /// Delete an object the cluster no longer wants (a disabled PDB, say), if this cluster

@@ -3,8 +3,8 @@
 //! watches trigger reconciles of the owning cluster.
 //!
 //! Cached objects are trimmed to what the operator reads: no `managedFields` anywhere, and
-//! pods keep only their labels, annotations, deletion time and container names and images
-//! (readiness comes from StatefulSet status, sidecars from the containers).
+//! pods keep only their metadata, container names and images (sidecar detection), and their
+//! phase, IP and Ready condition (rollouts).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSpec, PodStatus, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
@@ -24,7 +24,8 @@ use serde::de::DeserializeOwned;
 use tracing::warn;
 
 use crate::api::{AntflyBackup, AntflyRestore};
-use crate::base::labels::{APP_NAME, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
+use crate::base::Role;
+use crate::base::labels::{APP_NAME, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
 
 /// How many changes a subscriber may lag behind before the reflector waits for it.
 const SUBSCRIBER_BUFFER: usize = 1024;
@@ -139,10 +140,15 @@ fn trim<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
-/// Pods keep only what readiness of the mesh and sidecar detection read.
+/// Pods keep only what sidecar detection and rollouts read.
 fn trim_pod(pod: &mut Pod) {
     trim(pod);
-    pod.status = None;
+    pod.status = pod.status.take().map(|status| PodStatus {
+        phase: status.phase,
+        pod_ip: status.pod_ip,
+        conditions: status.conditions.map(|c| c.into_iter().filter(|c| c.type_ == "Ready").collect()),
+        ..PodStatus::default()
+    });
     let kept = |c: &Container| Container {
         name: c.name.clone(),
         image: c.image.clone(),
@@ -180,12 +186,23 @@ impl Caches {
 
     /// The pods of one cluster that are not being deleted.
     pub fn cluster_pods(&self, namespace: &str, cluster: &str) -> Vec<Pod> {
+        self.pods_where(namespace, cluster, |pod| pod.metadata.deletion_timestamp.is_none())
+    }
+
+    /// The pods of one role of a cluster, those being deleted included.
+    pub fn role_pods(&self, namespace: &str, cluster: &str, role: Role) -> Vec<Pod> {
+        self.pods_where(namespace, cluster, |pod| {
+            pod.labels().get(LABEL_COMPONENT).map(String::as_str) == Some(role.as_str())
+        })
+    }
+
+    fn pods_where(&self, namespace: &str, cluster: &str, keep: impl Fn(&Pod) -> bool) -> Vec<Pod> {
         self.pods
             .state()
             .into_iter()
             .filter(|pod| pod.namespace().as_deref() == Some(namespace))
             .filter(|pod| pod.labels().get(LABEL_INSTANCE).map(String::as_str) == Some(cluster))
-            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+            .filter(|pod| keep(pod))
             .map(|pod| (*pod).clone())
             .collect()
     }

@@ -43,6 +43,10 @@ pub struct Context {
     /// The last drift repaired per object (kind/namespace/name): the desired hash and the
     /// field. The same drift again after its repair is not repaired twice.
     pub repaired_drift: Mutex<HashMap<String, (String, String)>>,
+    /// Whether a rollout asks each updated pod's server for `/readyz` before the next restart.
+    pub pod_health_checks: bool,
+    /// The pods' health port (4200; tests point it at a double).
+    pub pod_health_port: u16,
 }
 
 /// A status write, remembered so that a reconcile running before the cache has seen it does

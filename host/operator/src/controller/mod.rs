@@ -17,7 +17,9 @@ mod observe;
 pub mod plugin_reload;
 mod reconcile;
 mod restores;
+mod rollout;
 mod runs;
+mod storage;
 mod update_status;
 
 use std::sync::Arc;
@@ -67,6 +69,12 @@ pub struct OperatorConfig {
     pub clock: Arc<dyn clock::Clock>,
     /// Image of backup and restore Jobs: the operator's own.
     pub job_image: String,
+    /// Whether rollouts ask each updated pod's server for `/readyz` before the next restart
+    /// (the kubelet's readiness probe always counts). Off where the operator cannot reach pod
+    /// IPs (a NetworkPolicy); skipped for meshed clusters, whose mesh may refuse plain HTTP.
+    pub pod_health_checks: bool,
+    /// The port of those checks: the server's health port, [`crate::base::ports::HEALTH`].
+    pub pod_health_port: u16,
 }
 
 /// The default image of backup and restore Jobs, the operator's own release.
@@ -217,6 +225,8 @@ fn make_context(
         job_image: config.job_image.clone(),
         runs: Default::default(),
         repaired_drift: Default::default(),
+        pod_health_checks: config.pod_health_checks,
+        pod_health_port: config.pod_health_port,
     }
 }
 

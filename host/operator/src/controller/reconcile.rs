@@ -12,18 +12,21 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
-use super::apply::{Rollout, apply_all};
+use super::apply::{Applied, Rollout, apply_all};
 use super::context::Context;
 use super::error::ReconcileError;
 use super::finalizer::{ensure_finalizer, finalize};
 use super::metrics::{CategoryLabel, ResultLabel};
 use super::observe::{count_sidecars, readiness};
-use super::update_status::{publish, report_failed_step, write_status};
+use super::rollout::{RolloutState, advance};
+use super::storage::StorageOutcome;
+use super::update_status::{publish, report_failed_step, warn_condition, write_status};
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase, SidecarInjectionStatus};
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, truncate_utf8};
 use crate::base::{PAUSE_ANNOTATION, Role};
 use crate::compose::ExtensionError;
 use crate::pipeline::{DesiredState, FailedStep, PipelineError, desired_state};
+use crate::rollout::Step;
 use crate::status;
 use crate::validate::ValidatedCluster;
 
@@ -143,17 +146,27 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     status.service_mesh_status = Some(mesh);
 
     if partial {
-        // Write what we saw first, then hold the rollout: StatefulSets are not touched.
-        write_status(ctx, cluster, status).await?;
+        // Write what we saw first, then hold everything that reaches pods.
+        write_status(ctx, cluster, status.clone()).await?;
         if newly_partial {
             publish(ctx, cluster, EventType::Warning, "PartialSidecarInjection", mesh_message).await;
         }
         info!(cluster = %key(cluster), "blocking reconciliation: partial sidecar injection");
-        apply_all(ctx, &validated, resources, Rollout::Hold).await?;
+        apply_or_report(ctx, cluster, &mut status, &validated, resources, Rollout::Hold, now).await?;
         return Ok(Action::requeue(PARTIAL_MESH_RECHECK));
     }
 
-    apply_all(ctx, &validated, resources, Rollout::Proceed).await?;
+    let applied = apply_or_report(ctx, cluster, &mut status, &validated, resources, Rollout::Proceed, now).await?;
+    let storage_busy = report_storage(ctx, cluster, &mut status, &applied.storage, now).await;
+    let rollout = match advance(ctx, &validated, &applied.statefulsets, now).await {
+        Ok(rollout) => rollout,
+        Err(err) => {
+            warn_condition(ctx, cluster, &mut status, status::ROLLOUT, "RestartFailed", err.to_string(), now).await;
+            write_status(ctx, cluster, status).await?;
+            return Err(err);
+        }
+    };
+    let rolling = report_rollout(ctx, cluster, &mut status, &rollout, now).await;
 
     let metadata = readiness(ctx, &validated, Role::Metadata);
     let data = readiness(ctx, &validated, Role::Data);
@@ -170,7 +183,134 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     }
     write_status(ctx, cluster, status).await?;
     ctx.clear_failures(&key(cluster));
-    Ok(Action::requeue(ctx.resync))
+    Ok(Action::requeue(if storage_busy || rolling { ROLLOUT_RECHECK.min(ctx.resync) } else { ctx.resync }))
+}
+
+/// How soon to look again while a rollout or a StatefulSet's recreation is under way; pod and
+/// StatefulSet events usually come first, but a halt is a matter of time passing.
+const ROLLOUT_RECHECK: Duration = Duration::from_secs(5);
+
+/// Applies the cluster's objects; a refused write is reported in ResourcesApplied and an
+/// event, with the status written, before the error goes back to the controller's backoff.
+async fn apply_or_report(
+    ctx: &Context,
+    cluster: &AntflyCluster,
+    status: &mut AntflyClusterStatus,
+    validated: &ValidatedCluster,
+    resources: crate::build::ClusterResources,
+    rollout: Rollout,
+    now: Timestamp,
+) -> Result<Applied, ReconcileError> {
+    match apply_all(ctx, validated, resources, rollout).await {
+        Ok(applied) => {
+            let generation = cluster.metadata.generation;
+            let message = match rollout {
+                Rollout::Proceed => "every object is applied",
+                Rollout::Hold => {
+                    "held: the ConfigMap, ServiceAccount and StatefulSets wait for complete sidecar injection"
+                }
+            };
+            status::set_condition(
+                &mut status.conditions,
+                status::RESOURCES_APPLIED,
+                rollout == Rollout::Proceed,
+                if rollout == Rollout::Proceed { "Applied" } else { "HeldForSidecarInjection" },
+                message,
+                generation,
+                now,
+            );
+            Ok(applied)
+        }
+        Err(err @ (ReconcileError::Apply { .. } | ReconcileError::Delete { .. } | ReconcileError::List { .. })) => {
+            warn_condition(ctx, cluster, status, status::RESOURCES_APPLIED, "ApplyFailed", err.to_string(), now).await;
+            write_status(ctx, cluster, status.clone()).await?;
+            Err(err)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Sets StorageResize from each role's outcome; whether a StatefulSet is being recreated.
+async fn report_storage(
+    ctx: &Context,
+    cluster: &AntflyCluster,
+    status: &mut AntflyClusterStatus,
+    outcomes: &[StorageOutcome],
+    now: Timestamp,
+) -> bool {
+    let generation = cluster.metadata.generation;
+    for outcome in outcomes {
+        match outcome {
+            StorageOutcome::AtSize => {}
+            StorageOutcome::Refused { message, .. } => {
+                let message =
+                    format!("{message}; the StorageClass must allow volume expansion and each claim be bound");
+                warn_condition(ctx, cluster, status, status::STORAGE_RESIZE, "ExpansionRefused", message, now).await;
+                return false;
+            }
+            StorageOutcome::Shrink { role, live, desired } => {
+                let message = format!(
+                    "the {} volumes are {live}; shrinking them to {desired} is not possible, so they stay at {live}",
+                    role.as_str()
+                );
+                warn_condition(ctx, cluster, status, status::STORAGE_RESIZE, "ShrinkRefused", message, now).await;
+                return false;
+            }
+            StorageOutcome::Recreating { role, size } => {
+                let message = format!(
+                    "the {} claims now request {size}; recreating the StatefulSet around its running pods",
+                    role.as_str()
+                );
+                status::set_condition(
+                    &mut status.conditions,
+                    status::STORAGE_RESIZE,
+                    false,
+                    "Resizing",
+                    message,
+                    generation,
+                    now,
+                );
+                return true;
+            }
+        }
+    }
+    let message = "every claim template requests the spec's size";
+    status::set_condition(
+        &mut status.conditions,
+        status::STORAGE_RESIZE,
+        true,
+        "AtRequestedSize",
+        message,
+        generation,
+        now,
+    );
+    false
+}
+
+/// Sets the Rollout condition and the per-role updated counts; whether the rollout goes on.
+async fn report_rollout(
+    ctx: &Context,
+    cluster: &AntflyCluster,
+    status: &mut AntflyClusterStatus,
+    rollout: &RolloutState,
+    now: Timestamp,
+) -> bool {
+    let RolloutState { step, data, metadata } = rollout;
+    status.data_nodes_updated = data.updated();
+    status.metadata_nodes_updated = metadata.updated();
+    let message = crate::rollout::describe(step, data, metadata);
+    let generation = cluster.metadata.generation;
+    let (ok, reason) = match step {
+        Step::Complete => (true, "Complete"),
+        Step::Wait { .. } => (false, "InProgress"),
+        Step::Restart { .. } => (false, "InProgress"),
+        Step::Halted { .. } => {
+            warn_condition(ctx, cluster, status, status::ROLLOUT, "RolloutHalted", message, now).await;
+            return false;
+        }
+    };
+    status::set_condition(&mut status.conditions, status::ROLLOUT, ok, reason, message, generation, now);
+    !ok
 }
 
 /// A mesh profile failed in `has-sidecar`: reported under PluginsReady, as every plugin

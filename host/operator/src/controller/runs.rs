@@ -261,12 +261,13 @@ fn carries(sts: &StatefulSet, needed: &ServerEnvironment) -> bool {
     let template_ok = spec.template.spec.as_ref().is_some_and(|pod| needed.carried_by(pod, CONTAINER_NAME));
     let status = sts.status.as_ref();
     let replicas = spec.replicas.unwrap_or(1);
+    // Under OnDelete the StatefulSet controller never advances currentRevision; updated
+    // replicas (pods at the update revision) are what says the template has rolled out.
     let rolled_out = needed.is_empty()
         || status.is_some_and(|s| {
             s.observed_generation >= sts.metadata.generation
                 && s.updated_replicas.unwrap_or(0) >= replicas
-                && s.current_revision.is_some()
-                && s.current_revision == s.update_revision
+                && s.update_revision.is_some()
         });
     template_ok && rolled_out
 }

@@ -99,6 +99,28 @@ fn condition_is(status: Option<&AntflyClusterStatus>, type_: &str, value: &str, 
     status.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == type_ && c.status == value && c.message == message))
 }
 
+/// Sets `condition` False with `reason` and `message` (cut to the API server's limit) and
+/// publishes a Warning event the first time this message shows; the phase is left as it is.
+/// For trouble that is not the spec's fault: a refused write, volumes that cannot grow, a
+/// halted rollout.
+pub async fn warn_condition(
+    ctx: &Context,
+    cluster: &AntflyCluster,
+    status: &mut AntflyClusterStatus,
+    condition: &str,
+    reason: &str,
+    message: String,
+    now: Timestamp,
+) {
+    let message = truncate_utf8(message, MAX_CONDITION_MESSAGE_BYTES);
+    let new = !condition_is(cluster.status.as_ref(), condition, "False", &message);
+    let generation = cluster.metadata.generation;
+    status::set_condition(&mut status.conditions, condition, false, reason, message.clone(), generation, now);
+    if new {
+        publish(ctx, cluster, EventType::Warning, reason, message).await;
+    }
+}
+
 /// A step failed: set its condition to False and the phase to Failed, publish a Warning event
 /// the first time this message shows, and write the status.
 pub async fn report_failed_step(

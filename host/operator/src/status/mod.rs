@@ -11,6 +11,13 @@ pub const PLUGINS_READY: &str = "PluginsReady";
 pub const SECRETS_READY: &str = "SecretsReady";
 pub const SERVICE_MESH_READY: &str = "ServiceMeshReady";
 pub const RECONCILE_PAUSED: &str = "ReconcilePaused";
+/// True when every pod runs the current spec; False while a rollout is in progress or halted.
+pub const ROLLOUT: &str = "Rollout";
+/// True when every PVC has the size the spec asks for; False while growing or when it cannot.
+pub const STORAGE_RESIZE: &str = "StorageResize";
+/// True when the last apply of the cluster's objects succeeded; False with the API server's
+/// answer when it refused one.
+pub const RESOURCES_APPLIED: &str = "ResourcesApplied";
 
 /// Ready and desired pods of one StatefulSet, as observed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@ mod rules;
 pub mod scheduling;
 pub mod syntax;
 
-pub use rules::{MAX_ANNOTATIONS_BYTES, MAX_CLUSTER_NAME_LEN, annotations_size};
+pub use rules::{DEFAULT_REPLICATION_FACTOR, MAX_ANNOTATIONS_BYTES, MAX_CLUSTER_NAME_LEN, annotations_size};
 
 use std::fmt;
 

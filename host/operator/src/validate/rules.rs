@@ -149,15 +149,35 @@ fn parse_config(text: Option<&str>, e: &mut Errors) -> Map<String, Value> {
     }
 }
 
+/// The replication factor when `spec.config` sets none. It does not follow the data replica
+/// count: scaling data nodes must not rewrite `config.json`, so fewer data nodes than the
+/// factor is refused instead.
+pub const DEFAULT_REPLICATION_FACTOR: i64 = 3;
+
 fn check_replication_factor(config: &Map<String, Value>, data_replicas: i32, e: &mut Errors) {
-    let Some(value) = config.get("replication_factor") else { return };
+    let Some(value) = config.get("replication_factor") else {
+        if data_replicas >= 1 && i64::from(data_replicas) < DEFAULT_REPLICATION_FACTOR {
+            e.push(
+                "spec.dataNodes.replicas",
+                format!(
+                    "{data_replicas} is below the replication factor {DEFAULT_REPLICATION_FACTOR} (the default); run at \
+                     least {DEFAULT_REPLICATION_FACTOR} data nodes, or set \"replication_factor\": {data_replicas} in \
+                     spec.config"
+                ),
+            );
+        }
+        return;
+    };
     match value.as_i64() {
         Some(factor) if factor < 1 => {
             e.push("spec.config.replication_factor", format!("must be at least 1, got {factor}"))
         }
         Some(factor) if factor > i64::from(data_replicas) => e.push(
             "spec.config.replication_factor",
-            format!("must not exceed spec.dataNodes.replicas ({data_replicas}), got {factor}"),
+            format!(
+                "must not exceed spec.dataNodes.replicas ({data_replicas}), got {factor}: each shard needs that \
+                 many data nodes"
+            ),
         ),
         Some(_) => {}
         None => e.push("spec.config.replication_factor", format!("must be an integer, got {value}")),

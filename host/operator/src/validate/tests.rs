@@ -49,8 +49,19 @@ fn config_must_be_valid_json() {
 fn replication_factor_cannot_exceed_data_nodes() {
     assert_eq!(
         errors("  config: '{\"replication_factor\": 5}'\n"),
-        ["spec.config.replication_factor: must not exceed spec.dataNodes.replicas (3), got 5"]
+        ["spec.config.replication_factor: must not exceed spec.dataNodes.replicas (3), got 5: each shard needs \
+             that many data nodes"]
     );
+}
+
+#[test]
+fn fewer_data_nodes_than_the_default_replication_factor_say_how_to_fix_it() {
+    assert_eq!(
+        errors("  dataNodes:\n    replicas: 2\n"),
+        ["spec.dataNodes.replicas: 2 is below the replication factor 3 (the default); run at least 3 data \
+             nodes, or set \"replication_factor\": 2 in spec.config"]
+    );
+    crate::fixtures::validated("  dataNodes:\n    replicas: 1\n  config: '{\"replication_factor\": 1}'\n");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod agreement;
 mod backups;
 mod controller;
 mod crds;
+mod day2;
 mod deploy;
 mod examples;
 mod http;

@@ -106,6 +106,14 @@ impl RunningOperator {
         Self::start_with(client, identity, Arc::new(Metrics::default()), Arc::new(NoPlugins))
     }
 
+    /// An operator whose rollouts check pod health on `health_port` (a double's, on the
+    /// loopback address the test's kubelet gives every pod).
+    pub fn start_checking_health_on(client: Client, identity: &str, health_port: u16) -> Self {
+        let clock = Arc::new(antfly_operator::controller::clock::SystemClock);
+        let metrics = Arc::new(Metrics::default());
+        Self::start_configured(client, identity, metrics, Arc::new(NoPlugins), clock, Default::default(), health_port)
+    }
+
     /// An operator with real plugins; `metrics` should be their call observer too.
     pub fn start_with(
         client: Client,
@@ -127,6 +135,19 @@ impl RunningOperator {
         clock: Arc<dyn antfly_operator::controller::clock::Clock>,
         reconcile_all: Arc<tokio::sync::Notify>,
     ) -> Self {
+        let port = antfly_operator::base::ports::HEALTH_PORT;
+        Self::start_configured(client, identity, metrics, resolver, clock, reconcile_all, port)
+    }
+
+    fn start_configured(
+        client: Client,
+        identity: &str,
+        metrics: Arc<Metrics>,
+        resolver: Arc<dyn antfly_operator::compose::ExtensionResolver>,
+        clock: Arc<dyn antfly_operator::controller::clock::Clock>,
+        reconcile_all: Arc<tokio::sync::Notify>,
+        pod_health_port: u16,
+    ) -> Self {
         let leader = Arc::new(LeaderState::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let config = OperatorConfig {
@@ -139,6 +160,8 @@ impl RunningOperator {
             reconcile_all,
             clock,
             job_image: "localhost/antfly-operator:test".into(),
+            pod_health_checks: true,
+            pod_health_port,
         };
         let task = tokio::spawn(controller::run(client, config, metrics.clone(), leader.clone(), async move {
             let _ = stopped.await;
