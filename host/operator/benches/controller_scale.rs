@@ -70,6 +70,8 @@ async fn main() {
         job_image: controller::default_job_image(),
         pod_health_checks: true,
         pod_health_port: antfly_operator::base::ports::HEALTH_PORT,
+        antfly_api_url: None,
+        autoscale_interval: antfly_operator::scaling::autoscale::EVALUATION_INTERVAL,
     };
     let leader = Arc::new(LeaderState::default());
     tokio::spawn(controller::run(

@@ -17,6 +17,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod render;
 pub mod rollout;
+pub mod scaling;
 pub mod status;
 pub mod validate;
 

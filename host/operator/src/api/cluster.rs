@@ -235,6 +235,11 @@ pub struct DataNodesSpec {
     pub scheduling: SchedulingSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_scaling: Option<AutoScalingSpec>,
+    /// How long a scale-down may wait for the server to drain a node before it halts (the pod
+    /// stays). Default 1800.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 604800))]
+    pub drain_timeout_seconds: Option<i32>,
 }
 
 impl Default for DataNodesSpec {
@@ -244,6 +249,7 @@ impl Default for DataNodesSpec {
             resources: ResourceSpec::default(),
             scheduling: SchedulingSpec::default(),
             auto_scaling: None,
+            drain_timeout_seconds: None,
         }
     }
 }
@@ -504,6 +510,66 @@ pub struct AntflyClusterStatus {
     /// Data pods running the current spec; left out while 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub data_nodes_updated: i32,
+    /// The last or current drain-gated scale-down of data nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_scale_down_status: Option<DataScaleDownStatus>,
+}
+
+/// What asked for a data-node scale-down.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ScaleSource {
+    #[default]
+    Manual,
+    Autoscaler,
+}
+
+/// Where a data-node scale-down stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ScaleDownPhase {
+    /// Due, but waiting for the cluster to settle (a rollout, a pod not Ready).
+    #[default]
+    Waiting,
+    /// The server is draining the node of `drainingOrdinal`.
+    Draining,
+    /// The drain stayed unsafe past the timeout; the pod stays.
+    Halted,
+    /// The target was raised back during the drain; the pod stays.
+    Cancelled,
+    /// The StatefulSet runs the target.
+    Complete,
+}
+
+/// The drain-gated scale-down of data nodes: the operator's whole memory of it, so that a
+/// restarted operator resumes a drain.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataScaleDownStatus {
+    pub source: ScaleSource,
+    /// Replicas when the scale-down began.
+    pub from: i32,
+    pub target: i32,
+    /// Replicas the StatefulSet runs now.
+    pub applied: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draining_ordinal: Option<i32>,
+    /// The Antfly node id of the draining pod (ordinal + 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<u64>,
+    pub phase: ScaleDownPhase,
+    #[serde(default)]
+    pub message: String,
+    /// When the current drain was requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_started: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+}
+
+/// Which way a scale went.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ScaleDirection {
+    Up,
+    Down,
 }
 
 fn is_zero(count: &i32) -> bool {
@@ -546,7 +612,21 @@ pub enum SidecarInjectionStatus {
 #[serde(rename_all = "camelCase")]
 pub struct AutoScalingStatus {
     pub current_replicas: i32,
+    /// The autoscaler's recommendation: the data replicas it asks for.
     pub desired_replicas: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scale_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scale_direction: Option<ScaleDirection>,
+    /// When metrics were last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_evaluation_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// Average CPU use of the data pods, as a percentage of their request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_utilization_percentage: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_utilization_percentage: Option<i32>,
+    /// Why the recommendation is not being followed, or cannot be made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_reason: Option<String>,
 }

@@ -80,6 +80,8 @@ pub async fn run_operator(args: RunArgs) -> Result<String, String> {
         job_image: args.job_image.unwrap_or_else(controller::default_job_image),
         pod_health_checks: args.pod_health_checks,
         pod_health_port: antfly_operator::base::ports::HEALTH_PORT,
+        antfly_api_url: None,
+        autoscale_interval: antfly_operator::scaling::autoscale::EVALUATION_INTERVAL,
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

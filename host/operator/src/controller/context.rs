@@ -47,6 +47,10 @@ pub struct Context {
     pub pod_health_checks: bool,
     /// The pods' health port (4200; tests point it at a double).
     pub pod_health_port: u16,
+    /// The Antfly API of every cluster instead of its metadata Service (tests: a double).
+    pub antfly_api_url: Option<String>,
+    /// How often the autoscaler reads metrics.
+    pub autoscale_interval: Duration,
 }
 
 /// A status write, remembered so that a reconcile running before the cache has seen it does

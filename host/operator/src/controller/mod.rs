@@ -19,6 +19,7 @@ mod reconcile;
 mod restores;
 mod rollout;
 mod runs;
+mod scaling;
 mod storage;
 mod update_status;
 
@@ -75,6 +76,11 @@ pub struct OperatorConfig {
     pub pod_health_checks: bool,
     /// The port of those checks: the server's health port, [`crate::base::ports::HEALTH`].
     pub pod_health_port: u16,
+    /// The Antfly API for node drains, instead of each cluster's metadata Service; `None` in
+    /// production (tests point it at a double).
+    pub antfly_api_url: Option<String>,
+    /// How often the autoscaler reads metrics ([`crate::scaling::autoscale::EVALUATION_INTERVAL`]).
+    pub autoscale_interval: Duration,
 }
 
 /// The default image of backup and restore Jobs, the operator's own release.
@@ -227,6 +233,8 @@ fn make_context(
         repaired_drift: Default::default(),
         pod_health_checks: config.pod_health_checks,
         pod_health_port: config.pod_health_port,
+        antfly_api_url: config.antfly_api_url.clone(),
+        autoscale_interval: config.autoscale_interval,
     }
 }
 

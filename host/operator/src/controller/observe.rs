@@ -10,14 +10,10 @@ use crate::base::{CONTAINER_NAME, Role, names};
 use crate::status::{self, RoleReadiness, SidecarCount};
 use crate::validate::ValidatedCluster;
 
-/// Ready pods of one role's StatefulSet against the desired count, from the cache.
-pub fn readiness(ctx: &Context, cluster: &ValidatedCluster, role: Role) -> RoleReadiness {
+/// Ready pods of one role's StatefulSet against the `desired` count, from the cache.
+pub fn readiness(ctx: &Context, cluster: &ValidatedCluster, role: Role, desired: i32) -> RoleReadiness {
     let live =
         ctx.caches.statefulsets.get(&key::<StatefulSet>(cluster.namespace(), &names::role(cluster.name(), role)));
-    let desired = match role {
-        Role::Metadata => cluster.spec().metadata_nodes.replicas,
-        Role::Data => cluster.spec().data_nodes.replicas,
-    };
     RoleReadiness {
         desired,
         exists: live.is_some(),

@@ -19,6 +19,7 @@ use super::finalizer::{ensure_finalizer, finalize};
 use super::metrics::{CategoryLabel, ResultLabel};
 use super::observe::{count_sidecars, readiness};
 use super::rollout::{RolloutState, advance};
+use super::scaling::scale_data;
 use super::storage::StorageOutcome;
 use super::update_status::{publish, report_failed_step, warn_condition, write_status};
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase, SidecarInjectionStatus};
@@ -94,7 +95,7 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         return finalize(cluster, ctx).await;
     }
 
-    let DesiredState { cluster: validated, resources, .. } = match run_pipeline(ctx, cluster).await? {
+    let DesiredState { cluster: validated, mut resources, .. } = match run_pipeline(ctx, cluster).await? {
         Ok(desired) => desired,
         Err(err) => {
             if matches!(err, PipelineError::Plugins(_)) {
@@ -156,9 +157,13 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         return Ok(Action::requeue(PARTIAL_MESH_RECHECK));
     }
 
+    let scaled = scale_data(ctx, cluster, &validated, &mut status, now).await;
+    if let Some(spec) = resources.data_statefulset.spec.as_mut() {
+        spec.replicas = Some(scaled.replicas);
+    }
     let applied = apply_or_report(ctx, cluster, &mut status, &validated, resources, Rollout::Proceed, now).await?;
     let storage_busy = report_storage(ctx, cluster, &mut status, &applied.storage, now).await;
-    let rollout = match advance(ctx, &validated, &applied.statefulsets, now).await {
+    let rollout = match advance(ctx, &validated, &applied.statefulsets, scaled.draining, now).await {
         Ok(rollout) => rollout,
         Err(err) => {
             warn_condition(ctx, cluster, &mut status, status::ROLLOUT, "RestartFailed", err.to_string(), now).await;
@@ -168,8 +173,8 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     };
     let rolling = report_rollout(ctx, cluster, &mut status, &rollout, now).await;
 
-    let metadata = readiness(ctx, &validated, Role::Metadata);
-    let data = readiness(ctx, &validated, Role::Data);
+    let metadata = readiness(ctx, &validated, Role::Metadata, validated.spec().metadata_nodes.replicas);
+    let data = readiness(ctx, &validated, Role::Data, scaled.replicas);
     let previous_phase = cluster.status.as_ref().and_then(|s| s.phase);
     status.phase = Some(status::phase(previous_phase, metadata, data));
     status.metadata_nodes_ready = metadata.ready;
@@ -183,7 +188,11 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     }
     write_status(ctx, cluster, status).await?;
     ctx.clear_failures(&key(cluster));
-    Ok(Action::requeue(if storage_busy || rolling { ROLLOUT_RECHECK.min(ctx.resync) } else { ctx.resync }))
+    let mut requeue = if storage_busy || rolling { ROLLOUT_RECHECK.min(ctx.resync) } else { ctx.resync };
+    if let Some(recheck) = scaled.recheck {
+        requeue = requeue.min(recheck);
+    }
+    Ok(Action::requeue(requeue))
 }
 
 /// How soon to look again while a rollout or a StatefulSet's recreation is under way; pod and

@@ -39,11 +39,13 @@ pub fn pod_ready_timeout(cluster: &ValidatedCluster) -> Duration {
 }
 
 /// Observes both roles, then restarts the next pod if the plan says so. `applied` holds the
-/// StatefulSets this reconcile wrote (fresher than the cache).
+/// StatefulSets this reconcile wrote (fresher than the cache). While a data node drains
+/// (`draining`), nothing restarts: restarting the draining pod would cut its drain short.
 pub async fn advance(
     ctx: &Context,
     cluster: &ValidatedCluster,
     applied: &[StatefulSet],
+    draining: bool,
     now: Timestamp,
 ) -> Result<RolloutState, ReconcileError> {
     let mut data = observe(ctx, cluster, Role::Data, applied);
@@ -63,6 +65,9 @@ pub async fn advance(
         };
         check_health(ctx, view).await;
         step = plan(&data, &metadata, timeout, now);
+    }
+    if draining && let Step::Restart { role, .. } = &step {
+        step = Step::Wait { role: *role, reason: "a data node is draining for a scale-down".into() };
     }
     if let Step::Restart { pod, uid, reason, role } = &step {
         restart(ctx, cluster.namespace(), pod, uid).await?;

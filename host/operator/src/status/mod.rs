@@ -18,6 +18,10 @@ pub const STORAGE_RESIZE: &str = "StorageResize";
 /// True when the last apply of the cluster's objects succeeded; False with the API server's
 /// answer when it refused one.
 pub const RESOURCES_APPLIED: &str = "ResourcesApplied";
+/// True when no data scale-down is pending; False while one waits, drains or has halted.
+pub const DATA_SCALE_DOWN: &str = "DataScaleDown";
+/// The autoscaler: True while it reads metrics (holding or recommending), False when it cannot.
+pub const AUTO_SCALING: &str = "AutoScaling";
 
 /// Ready and desired pods of one StatefulSet, as observed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -97,6 +97,12 @@ impl ValidatedCluster {
         &self.user_config
     }
 
+    /// The replication factor: `spec.config`'s `replication_factor`, or the default.
+    pub fn replication_factor(&self) -> i32 {
+        let factor = self.user_config.get("replication_factor").and_then(Value::as_i64);
+        i32::try_from(factor.unwrap_or(DEFAULT_REPLICATION_FACTOR)).unwrap_or(i32::MAX).max(1)
+    }
+
     pub fn cluster_domain(&self) -> &str {
         self.spec.cluster_domain.as_deref().unwrap_or(DEFAULT_CLUSTER_DOMAIN)
     }

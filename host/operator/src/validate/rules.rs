@@ -74,6 +74,7 @@ pub fn check_spec(spec: &AntflyClusterSpec, errors: &mut Vec<FieldError>) -> Map
         e.push("spec.dataNodes.replicas", format!("must be at least 1, got {}", spec.data_nodes.replicas));
     }
     check_replication_factor(&config, spec.data_nodes.replicas, e);
+    check_autoscaling_floor(&config, spec.data_nodes.auto_scaling.as_ref(), e);
     check_resources("spec.metadataNodes.resources", &spec.metadata_nodes.resources, e);
     check_resources("spec.dataNodes.resources", &spec.data_nodes.resources, e);
     check_scheduling("spec.metadataNodes", &spec.metadata_nodes.scheduling, e);
@@ -173,14 +174,26 @@ fn check_replication_factor(config: &Map<String, Value>, data_replicas: i32, e: 
             e.push("spec.config.replication_factor", format!("must be at least 1, got {factor}"))
         }
         Some(factor) if factor > i64::from(data_replicas) => e.push(
-            "spec.config.replication_factor",
+            "spec.dataNodes.replicas",
             format!(
-                "must not exceed spec.dataNodes.replicas ({data_replicas}), got {factor}: each shard needs that \
-                 many data nodes"
+                "{data_replicas} is below the replication factor {factor} set in spec.config: every shard needs \
+                 {factor} data nodes, so fewer are refused"
             ),
         ),
         Some(_) => {}
         None => e.push("spec.config.replication_factor", format!("must be an integer, got {value}")),
+    }
+}
+
+/// The autoscaler never goes below `minReplicas`, which must keep every shard's replicas.
+fn check_autoscaling_floor(config: &Map<String, Value>, auto: Option<&AutoScalingSpec>, e: &mut Errors) {
+    let Some(min) = auto.filter(|a| a.enabled).and_then(|a| a.min_replicas) else { return };
+    let factor = config.get("replication_factor").and_then(Value::as_i64).unwrap_or(DEFAULT_REPLICATION_FACTOR);
+    if i64::from(min) < factor {
+        e.push(
+            "spec.dataNodes.autoScaling.minReplicas",
+            format!("{min} is below the replication factor {factor}: a scale-down there would leave shards short of replicas"),
+        );
     }
 }
 

@@ -49,8 +49,20 @@ fn config_must_be_valid_json() {
 fn replication_factor_cannot_exceed_data_nodes() {
     assert_eq!(
         errors("  config: '{\"replication_factor\": 5}'\n"),
-        ["spec.config.replication_factor: must not exceed spec.dataNodes.replicas (3), got 5: each shard needs \
-             that many data nodes"]
+        ["spec.dataNodes.replicas: 3 is below the replication factor 5 set in spec.config: every shard needs 5 \
+          data nodes, so fewer are refused"]
+    );
+}
+
+#[test]
+fn the_autoscaler_may_not_go_below_the_replication_factor() {
+    assert_eq!(
+        errors(
+            "  dataNodes:\n    autoScaling:\n      enabled: true\n      minReplicas: 2\n      maxReplicas: 6\n      \
+             targetCPUUtilizationPercentage: 70\n"
+        ),
+        ["spec.dataNodes.autoScaling.minReplicas: 2 is below the replication factor 3: a scale-down there would \
+          leave shards short of replicas"]
     );
 }
 

@@ -27,7 +27,7 @@ const POD_IP: &str = "127.0.0.1";
 /// The kubelet's part: each pod of the namespace is reported Running and Ready `delay` after
 /// it first shows, except held pods (by name, made after the hold), reported Running but not
 /// Ready. It also records the most pods that were ever missing or not Ready at once.
-struct Kubelet {
+pub struct Kubelet {
     held: Arc<Mutex<BTreeMap<String, tokio::time::Instant>>>,
     worst: Arc<AtomicUsize>,
     watching: Arc<AtomicBool>,
@@ -77,21 +77,21 @@ impl Kubelet {
     }
 
     /// Keeps the next pods named `pod` from becoming Ready; the one running now stays as it is.
-    fn hold(&self, pod: &str) {
+    pub fn hold(&self, pod: &str) {
         self.held.lock().expect("held pods").insert(pod.to_string(), tokio::time::Instant::now());
     }
 
-    fn release(&self, pod: &str) {
+    pub fn release(&self, pod: &str) {
         self.held.lock().expect("held pods").remove(pod);
     }
 
     /// From now on, record how many pods are unavailable at once.
-    fn watch_availability(&self) {
+    pub fn watch_availability(&self) {
         self.worst.store(0, Ordering::SeqCst);
         self.watching.store(true, Ordering::SeqCst);
     }
 
-    fn most_unavailable(&self) -> usize {
+    pub fn most_unavailable(&self) -> usize {
         self.worst.load(Ordering::SeqCst)
     }
 }
@@ -102,7 +102,7 @@ impl Drop for Kubelet {
     }
 }
 
-fn pod_ready(pod: &Pod) -> bool {
+pub fn pod_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -111,17 +111,17 @@ fn pod_ready(pod: &Pod) -> bool {
 
 /// A control plane with a controller-manager, the operator's CRDs and RBAC, a namespace, a
 /// kubelet, a double answering health checks, and the operator.
-struct Day2 {
-    cp: ControlPlane,
-    admin: Client,
-    namespace: String,
-    kubelet: Kubelet,
-    double: AntflyDouble,
+pub struct Day2 {
+    pub cp: ControlPlane,
+    pub admin: Client,
+    pub namespace: String,
+    pub kubelet: Kubelet,
+    pub double: AntflyDouble,
     operator: Option<RunningOperator>,
 }
 
 impl Day2 {
-    async fn start(namespace: &str) -> Self {
+    pub async fn start(namespace: &str) -> Self {
         let cp = ControlPlane::start_with_controller_manager().await.expect("control plane");
         let admin = cp.client();
         install_operator_manifests(&admin).await;
@@ -134,28 +134,28 @@ impl Day2 {
     }
 
     fn operator(cp: &ControlPlane, double: &AntflyDouble) -> RunningOperator {
-        RunningOperator::start_checking_health_on(operator_client(cp), "operator-a", double.address().port())
+        RunningOperator::start_against(operator_client(cp), "operator-a", double)
     }
 
-    async fn restart_operator(&mut self) {
+    pub async fn restart_operator(&mut self) {
         if let Some(operator) = self.operator.take() {
             operator.stop().await;
         }
         self.operator = Some(Self::operator(&self.cp, &self.double));
     }
 
-    fn clusters(&self) -> Api<AntflyCluster> {
+    pub fn clusters(&self) -> Api<AntflyCluster> {
         Api::namespaced(self.admin.clone(), &self.namespace)
     }
 
-    fn api<K>(&self) -> Api<K>
+    pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {
         Api::namespaced(self.admin.clone(), &self.namespace)
     }
 
-    async fn create(&self, name: &str, spec: serde_json::Value) {
+    pub async fn create(&self, name: &str, spec: serde_json::Value) {
         let cluster: AntflyCluster = serde_json::from_value(json!({
             "apiVersion": "antfly.io/v1", "kind": "AntflyCluster", "metadata": {"name": name}, "spec": spec,
         }))
@@ -163,16 +163,16 @@ impl Day2 {
         self.clusters().create(&PostParams::default(), &cluster).await.expect("create cluster");
     }
 
-    async fn patch(&self, name: &str, spec: serde_json::Value) -> Result<AntflyCluster, kube::Error> {
+    pub async fn patch(&self, name: &str, spec: serde_json::Value) -> Result<AntflyCluster, kube::Error> {
         self.clusters().patch(name, &PatchParams::default(), &Patch::Merge(json!({"spec": spec}))).await
     }
 
-    async fn status(&self, name: &str) -> AntflyClusterStatus {
+    pub async fn status(&self, name: &str) -> AntflyClusterStatus {
         self.clusters().get(name).await.ok().and_then(|c| c.status).unwrap_or_default()
     }
 
     /// The pods of a StatefulSet by name, with their uids.
-    async fn pod_uids(&self, statefulset: &str) -> BTreeMap<String, String> {
+    pub async fn pod_uids(&self, statefulset: &str) -> BTreeMap<String, String> {
         let pods = self.api::<Pod>().list(&ListParams::default()).await.expect("pods");
         pods.items
             .iter()
@@ -183,7 +183,7 @@ impl Day2 {
 
     /// Whether every pod of the cluster runs its StatefulSet's update revision, is Ready, and
     /// the Rollout condition says so.
-    async fn rolled_out(&self, name: &str) -> bool {
+    pub async fn rolled_out(&self, name: &str) -> bool {
         let status = self.status(name).await;
         let complete = status.conditions.iter().any(|c| c.type_ == "Rollout" && c.status == "True");
         let sets = self.api::<StatefulSet>().list(&ListParams::default()).await.expect("statefulsets");
@@ -203,7 +203,7 @@ impl Day2 {
         complete && every_pod_current
     }
 
-    async fn wait_rolled_out(&self, name: &str, what: &str) {
+    pub async fn wait_rolled_out(&self, name: &str, what: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
         while !self.rolled_out(name).await {
             assert!(
@@ -217,7 +217,7 @@ impl Day2 {
     }
 
     /// Pods the operator deleted, in order, after the first `skip` of them.
-    fn restarts(&self) -> Vec<String> {
+    pub fn restarts(&self) -> Vec<String> {
         object_writes(&self.cp, OPERATOR_USER)
             .into_iter()
             .filter(|e| e.verb == "delete" && e.resource() == "pods" && e.succeeded())
@@ -226,7 +226,7 @@ impl Day2 {
     }
 
     /// Waits until the operator has deleted `count` pods in all.
-    async fn wait_restarts(&self, count: usize) {
+    pub async fn wait_restarts(&self, count: usize) {
         eventually(&format!("{count} pod restarts"), || async { self.restarts().len() >= count }).await;
     }
 }

@@ -17,5 +17,6 @@ mod plugin_kit;
 mod plugin_metrics;
 mod properties;
 mod render_cli;
+mod scaling;
 mod upgrade;
 mod version_cli;

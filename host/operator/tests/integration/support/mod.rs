@@ -93,6 +93,23 @@ pub fn client_as(cp: &ControlPlane, user: &str) -> Client {
     cp.client_for_user(user, &["system:authenticated"]).expect("client")
 }
 
+/// Where the operator finds the Antfly servers, and how often it reads metrics.
+struct Servers {
+    health_port: u16,
+    antfly_api_url: Option<String>,
+    autoscale_interval: Duration,
+}
+
+impl Default for Servers {
+    fn default() -> Self {
+        Self {
+            health_port: antfly_operator::base::ports::HEALTH_PORT,
+            antfly_api_url: None,
+            autoscale_interval: antfly_operator::scaling::autoscale::EVALUATION_INTERVAL,
+        }
+    }
+}
+
 /// An operator running in this process, as it runs in its Deployment.
 pub struct RunningOperator {
     pub metrics: Arc<Metrics>,
@@ -106,12 +123,18 @@ impl RunningOperator {
         Self::start_with(client, identity, Arc::new(Metrics::default()), Arc::new(NoPlugins))
     }
 
-    /// An operator whose rollouts check pod health on `health_port` (a double's, on the
-    /// loopback address the test's kubelet gives every pod).
-    pub fn start_checking_health_on(client: Client, identity: &str, health_port: u16) -> Self {
+    /// An operator whose pods' servers are the Antfly API double `double`: rollouts check
+    /// health on its port (the test's kubelet gives every pod a loopback address), drains call
+    /// its API, and the autoscaler reads metrics every second.
+    pub fn start_against(client: Client, identity: &str, double: &antfly_double::AntflyDouble) -> Self {
         let clock = Arc::new(antfly_operator::controller::clock::SystemClock);
         let metrics = Arc::new(Metrics::default());
-        Self::start_configured(client, identity, metrics, Arc::new(NoPlugins), clock, Default::default(), health_port)
+        let servers = Servers {
+            health_port: double.address().port(),
+            antfly_api_url: Some(double.base_url().to_string()),
+            autoscale_interval: Duration::from_secs(1),
+        };
+        Self::start_configured(client, identity, metrics, Arc::new(NoPlugins), clock, Default::default(), servers)
     }
 
     /// An operator with real plugins; `metrics` should be their call observer too.
@@ -135,8 +158,7 @@ impl RunningOperator {
         clock: Arc<dyn antfly_operator::controller::clock::Clock>,
         reconcile_all: Arc<tokio::sync::Notify>,
     ) -> Self {
-        let port = antfly_operator::base::ports::HEALTH_PORT;
-        Self::start_configured(client, identity, metrics, resolver, clock, reconcile_all, port)
+        Self::start_configured(client, identity, metrics, resolver, clock, reconcile_all, Servers::default())
     }
 
     fn start_configured(
@@ -146,7 +168,7 @@ impl RunningOperator {
         resolver: Arc<dyn antfly_operator::compose::ExtensionResolver>,
         clock: Arc<dyn antfly_operator::controller::clock::Clock>,
         reconcile_all: Arc<tokio::sync::Notify>,
-        pod_health_port: u16,
+        servers: Servers,
     ) -> Self {
         let leader = Arc::new(LeaderState::default());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -161,7 +183,9 @@ impl RunningOperator {
             clock,
             job_image: "localhost/antfly-operator:test".into(),
             pod_health_checks: true,
-            pod_health_port,
+            pod_health_port: servers.health_port,
+            antfly_api_url: servers.antfly_api_url,
+            autoscale_interval: servers.autoscale_interval,
         };
         let task = tokio::spawn(controller::run(client, config, metrics.clone(), leader.clone(), async move {
             let _ = stopped.await;
