@@ -72,6 +72,10 @@ async fn main() {
         pod_health_port: antfly_operator::base::ports::HEALTH_PORT,
         antfly_api_url: None,
         autoscale_interval: antfly_operator::scaling::autoscale::EVALUATION_INTERVAL,
+        write_limit: (
+            antfly_operator::controller::throttle::DEFAULT_WRITES_PER_SECOND,
+            antfly_operator::controller::throttle::DEFAULT_WRITE_BURST,
+        ),
     };
     let leader = Arc::new(LeaderState::default());
     tokio::spawn(controller::run(

@@ -32,6 +32,12 @@ pub struct RunArgs {
     /// restarts the next pod. Turn off where a NetworkPolicy keeps the operator from pod IPs.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pod_health_checks: bool,
+    /// Client-side limit on the operator's writes to the API server, per second.
+    #[arg(long, default_value_t = antfly_operator::controller::throttle::DEFAULT_WRITES_PER_SECOND)]
+    writes_per_second: u32,
+    /// Writes allowed at once after a quiet spell.
+    #[arg(long, default_value_t = antfly_operator::controller::throttle::DEFAULT_WRITE_BURST)]
+    write_burst: u32,
     #[command(flatten)]
     pub plugins: PluginArgs,
 }
@@ -82,6 +88,7 @@ pub async fn run_operator(args: RunArgs) -> Result<String, String> {
         pod_health_port: antfly_operator::base::ports::HEALTH_PORT,
         antfly_api_url: None,
         autoscale_interval: antfly_operator::scaling::autoscale::EVALUATION_INTERVAL,
+        write_limit: (args.writes_per_second, args.write_burst),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -174,7 +174,7 @@ where
             ctx.metrics.drift_repairs.get_or_create(&super::metrics::KindLabel { kind }).inc();
         }
         desired.annotations_mut().insert(APPLIED_HASH_ANNOTATION.to_string(), hash);
-        ctx.ensure_leader()?;
+        ctx.before_write().await?;
         let written = self
             .api
             .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired))
@@ -194,7 +194,7 @@ where
         if !ours {
             return Ok(());
         }
-        ctx.ensure_leader()?;
+        ctx.before_write().await?;
         match self.api.delete(name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),

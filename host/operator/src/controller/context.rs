@@ -12,6 +12,7 @@ use super::clock::Clock;
 use super::error::ReconcileError;
 use super::leader::LeaderState;
 use super::metrics::Metrics;
+use super::throttle::WriteLimiter;
 use crate::compose::ExtensionResolver;
 
 pub struct Context {
@@ -51,6 +52,8 @@ pub struct Context {
     pub antfly_api_url: Option<String>,
     /// How often the autoscaler reads metrics.
     pub autoscale_interval: Duration,
+    /// The client-side limit on writes.
+    pub write_limiter: WriteLimiter,
 }
 
 /// A status write, remembered so that a reconcile running before the cache has seen it does
@@ -65,7 +68,13 @@ pub struct WrittenStatus {
 }
 
 impl Context {
-    pub fn ensure_leader(&self) -> Result<(), ReconcileError> {
+    /// Before every write: only the leader writes, and no faster than the write limit.
+    pub async fn before_write(&self) -> Result<(), ReconcileError> {
+        if !self.leader.is_leader() {
+            return Err(ReconcileError::NotLeader);
+        }
+        self.write_limiter.acquire().await;
+        // The lease may have gone while waiting.
         if self.leader.is_leader() { Ok(()) } else { Err(ReconcileError::NotLeader) }
     }
 

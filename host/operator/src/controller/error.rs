@@ -58,9 +58,41 @@ impl ReconcileError {
             ReconcileError::Pipeline(PipelineError::Plugins(_)) | ReconcileError::Plugins(_) => {
                 Some(DETERMINISTIC_PLUGIN_RETRY)
             }
-            _ => Some(backoff(attempt)),
+            // An API server that sheds load (429, or 503 under priority and fairness) says
+            // when to come back; never sooner, and with the usual backoff if it says more.
+            other => Some(match other.api_status().and_then(server_retry_after) {
+                Some(asked) => asked.max(backoff(attempt)).min(MAX_SERVER_RETRY_AFTER),
+                None => backoff(attempt),
+            }),
         }
     }
+
+    /// The API server's answer behind this error, if it answered.
+    fn api_status(&self) -> Option<&kube::core::Status> {
+        let source = match self {
+            ReconcileError::Apply { source, .. }
+            | ReconcileError::Delete { source, .. }
+            | ReconcileError::List { source, .. } => source,
+            ReconcileError::WriteStatus(source) | ReconcileError::Finalizer(source) => source,
+            _ => return None,
+        };
+        match source {
+            kube::Error::Api(status) => Some(status),
+            _ => None,
+        }
+    }
+}
+
+/// The longest wait a server's `Retry-After` is honoured for.
+pub const MAX_SERVER_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// The wait a shedding API server asks for (`details.retryAfterSeconds` of a 429 or 5xx).
+fn server_retry_after(status: &kube::core::Status) -> Option<Duration> {
+    if status.code != 429 && status.code < 500 {
+        return None;
+    }
+    let seconds = status.details.as_ref()?.retry_after_seconds;
+    (seconds > 0).then(|| Duration::from_secs(u64::from(seconds)))
 }
 
 /// The longest wait before retrying a plugin call that missed its deadline.
@@ -96,6 +128,28 @@ mod tests {
             transient: true,
         });
         assert_eq!(sidecars.retry_after(1), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_shedding_api_server_is_left_alone_for_as_long_as_it_asks() {
+        // As the API server answers a shed request.
+        let refused = |code: u16, retry_after_seconds: u32| {
+            let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+                "status": "Failure", "code": code, "reason": "TooManyRequests",
+                "details": {"retryAfterSeconds": retry_after_seconds},
+            }))
+            .expect("a Status");
+            ReconcileError::Apply {
+                kind: "StatefulSet",
+                name: "c-data".into(),
+                source: kube::Error::Api(Box::new(status)),
+            }
+        };
+        assert_eq!(refused(429, 7).retry_after(1), Some(Duration::from_secs(7)));
+        assert_eq!(refused(429, 7).retry_after(4), Some(Duration::from_secs(16)), "never sooner than the backoff");
+        assert_eq!(refused(503, 3600).retry_after(1), Some(MAX_SERVER_RETRY_AFTER), "bounded");
+        assert_eq!(refused(429, 0).retry_after(1), Some(Duration::from_secs(2)), "no hint: the backoff");
+        assert_eq!(refused(409, 7).retry_after(1), Some(Duration::from_secs(2)), "only shedding answers");
     }
 
     #[test]

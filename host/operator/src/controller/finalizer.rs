@@ -41,7 +41,7 @@ async fn patch_finalizers(
     cluster: &AntflyCluster,
     finalizers: Vec<String>,
 ) -> Result<(), ReconcileError> {
-    ctx.ensure_leader()?;
+    ctx.before_write().await?;
     let api: Api<AntflyCluster> = Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     let patch = json!({ "metadata": { "finalizers": finalizers, "resourceVersion": cluster.resource_version() } });
     api.patch(&cluster.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
@@ -55,7 +55,7 @@ pub async fn finalize(cluster: &AntflyCluster, ctx: &Context) -> Result<Action, 
     if !cluster.finalizers().iter().any(|f| f == PVC_FINALIZER) {
         return Ok(Action::await_change());
     }
-    ctx.ensure_leader()?;
+    ctx.before_write().await?;
     let ns = cluster.namespace().unwrap_or_default();
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ns);
     let claims = pvcs

@@ -21,6 +21,7 @@ mod rollout;
 mod runs;
 mod scaling;
 mod storage;
+pub mod throttle;
 mod update_status;
 
 use std::sync::Arc;
@@ -81,6 +82,8 @@ pub struct OperatorConfig {
     pub antfly_api_url: Option<String>,
     /// How often the autoscaler reads metrics ([`crate::scaling::autoscale::EVALUATION_INTERVAL`]).
     pub autoscale_interval: Duration,
+    /// The client-side write limit: writes per second and burst ([`throttle`]).
+    pub write_limit: (u32, u32),
 }
 
 /// The default image of backup and restore Jobs, the operator's own release.
@@ -235,6 +238,7 @@ fn make_context(
         pod_health_port: config.pod_health_port,
         antfly_api_url: config.antfly_api_url.clone(),
         autoscale_interval: config.autoscale_interval,
+        write_limiter: throttle::WriteLimiter::new(config.write_limit.0, config.write_limit.1),
     }
 }
 

@@ -171,7 +171,7 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
             return Err(err);
         }
     };
-    let rolling = report_rollout(ctx, cluster, &mut status, &rollout, now).await;
+    report_rollout(ctx, cluster, &mut status, &rollout, now).await;
 
     let metadata = readiness(ctx, &validated, Role::Metadata, validated.spec().metadata_nodes.replicas);
     let data = readiness(ctx, &validated, Role::Data, scaled.replicas);
@@ -188,7 +188,16 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     }
     write_status(ctx, cluster, status).await?;
     ctx.clear_failures(&key(cluster));
-    let mut requeue = if storage_busy || rolling { ROLLOUT_RECHECK.min(ctx.resync) } else { ctx.resync };
+    // Pod and StatefulSet events wake a rollout; only a halt deadline, a StatefulSet being
+    // recreated and a drain or the autoscaler need the clock.
+    let mut requeue = ctx.resync;
+    if storage_busy || matches!(rollout.step, Step::Restart { .. }) {
+        requeue = requeue.min(ROLLOUT_RECHECK);
+    }
+    if let Step::Wait { deadline: Some(deadline), .. } = rollout.step {
+        let until = Duration::try_from(now.duration_until(deadline)).unwrap_or_default();
+        requeue = requeue.min(until + Duration::from_secs(1));
+    }
     if let Some(recheck) = scaled.recheck {
         requeue = requeue.min(recheck);
     }
@@ -296,14 +305,14 @@ async fn report_storage(
     false
 }
 
-/// Sets the Rollout condition and the per-role updated counts; whether the rollout goes on.
+/// Sets the Rollout condition and the per-role updated counts.
 async fn report_rollout(
     ctx: &Context,
     cluster: &AntflyCluster,
     status: &mut AntflyClusterStatus,
     rollout: &RolloutState,
     now: Timestamp,
-) -> bool {
+) {
     let RolloutState { step, data, metadata } = rollout;
     status.data_nodes_updated = data.updated();
     status.metadata_nodes_updated = metadata.updated();
@@ -315,11 +324,10 @@ async fn report_rollout(
         Step::Restart { .. } => (false, "InProgress"),
         Step::Halted { .. } => {
             warn_condition(ctx, cluster, status, status::ROLLOUT, "RolloutHalted", message, now).await;
-            return false;
+            return;
         }
     };
     status::set_condition(&mut status.conditions, status::ROLLOUT, ok, reason, message, generation, now);
-    !ok
 }
 
 /// A mesh profile failed in `has-sidecar`: reported under PluginsReady, as every plugin

@@ -67,7 +67,8 @@ pub async fn advance(
         step = plan(&data, &metadata, timeout, now);
     }
     if draining && let Step::Restart { role, .. } = &step {
-        step = Step::Wait { role: *role, reason: "a data node is draining for a scale-down".into() };
+        let reason = "a data node is draining for a scale-down".into();
+        step = Step::Wait { role: *role, reason, deadline: None };
     }
     if let Step::Restart { pod, uid, reason, role } = &step {
         restart(ctx, cluster.namespace(), pod, uid).await?;
@@ -120,7 +121,7 @@ async fn probe(ip: &str, port: u16) -> bool {
 /// Deletes the pod, only if it is still the one observed (its uid): the StatefulSet controller
 /// recreates it from the current template.
 async fn restart(ctx: &Context, namespace: &str, pod: &str, uid: &str) -> Result<(), ReconcileError> {
-    ctx.ensure_leader()?;
+    ctx.before_write().await?;
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
     let params = DeleteParams {
         preconditions: Some(Preconditions { uid: Some(uid.to_string()), resource_version: None }),

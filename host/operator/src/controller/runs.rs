@@ -140,7 +140,7 @@ fn finished(job: &Job) -> bool {
 
 /// Creates the run's Job; one that exists already (a retried reconcile) is ours.
 pub async fn create_job(ctx: &Context, job: &Job) -> Result<(), ReconcileError> {
-    ctx.ensure_leader()?;
+    ctx.before_write().await?;
     let namespace = job.namespace().unwrap_or_default();
     let api: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
     match api.create(&PostParams::default(), job).await {
@@ -290,7 +290,7 @@ where
     if current == Some(status) {
         return Ok(());
     }
-    ctx.ensure_leader()?;
+    ctx.before_write().await?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
     let patch = serde_json::json!({ "apiVersion": "antfly.io/v1", "kind": K::kind(&()), "status": status });
     api.patch_status(

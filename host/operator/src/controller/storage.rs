@@ -131,7 +131,7 @@ async fn expand_claims(
         if !smaller {
             continue;
         }
-        ctx.ensure_leader()?;
+        ctx.before_write().await?;
         let patch = json!({"spec": {"resources": {"requests": {"storage": size}}}});
         match claims.patch(&claim.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(_) => {}
@@ -146,7 +146,7 @@ async fn expand_claims(
 
 /// Deletes the StatefulSet, leaving its pods and claims to the one created next.
 async fn orphan_statefulset(ctx: &Context, live: &StatefulSet) -> Result<(), ReconcileError> {
-    ctx.ensure_leader()?;
+    ctx.before_write().await?;
     let name = live.name_any();
     let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &live.namespace().unwrap_or_default());
     let params = DeleteParams {

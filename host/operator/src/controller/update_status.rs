@@ -54,7 +54,7 @@ pub async fn write_status(
     if !status::needs_write(cluster.status.as_ref(), &status) {
         return Ok(());
     }
-    ctx.ensure_leader()?;
+    ctx.before_write().await?;
     let api: Api<AntflyCluster> = Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     let patch = json!({ "apiVersion": "antfly.io/v1", "kind": "AntflyCluster", "status": status });
     api.patch_status(&cluster.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))

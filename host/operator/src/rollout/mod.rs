@@ -125,8 +125,9 @@ impl RoleView {
 pub enum Step {
     /// Every pod runs the current spec.
     Complete,
-    /// Nothing to do until the cluster changes (a pod starting, a StatefulSet catching up).
-    Wait { role: Role, reason: String },
+    /// Nothing to do until the cluster changes (a pod starting, a StatefulSet catching up),
+    /// or until `deadline`, when a pod still not back halts the rollout.
+    Wait { role: Role, reason: String, deadline: Option<Timestamp> },
     /// Delete this pod (its uid as the precondition) so that it comes back updated.
     Restart { role: Role, pod: String, uid: String, reason: String },
     /// An updated pod did not come back in time; nothing more is restarted.
@@ -155,7 +156,7 @@ pub fn plan(data: &RoleView, metadata: &RoleView, timeout: Duration, now: Timest
 /// next role waits for this one to be whole again.
 fn plan_role(view: &RoleView, timeout: Duration, now: Timestamp) -> Step {
     let role = view.role;
-    let wait = |reason: String| Step::Wait { role, reason };
+    let wait = |reason: String| Step::Wait { role, reason, deadline: None };
     let Some(revision) = &view.update_revision else {
         return wait(format!("the {} StatefulSet has not caught up with the spec", role.as_str()));
     };
@@ -184,7 +185,11 @@ fn plan_role(view: &RoleView, timeout: Duration, now: Timestamp) -> Step {
                     timeout.as_secs()
                 ),
             },
-            _ => wait(format!("updated pod {} {what} yet", pod.name)),
+            _ => Step::Wait {
+                role,
+                reason: format!("updated pod {} {what} yet", pod.name),
+                deadline: pod.since.and_then(|since| since.checked_add(timeout).ok()),
+            },
         };
     }
     if outdated.is_empty() {

@@ -71,7 +71,7 @@ fn data_pods_roll_first_highest_ordinal_first_one_at_a_time() {
 fn metadata_waits_until_the_last_restarted_data_pod_is_ready() {
     let metadata = role(Role::Metadata, "m2", &[("m1", true), ("m1", true), ("m1", true)]);
     let data = role(Role::Data, "d2", &[("d2", false), ("d2", true), ("d2", true)]);
-    let Step::Wait { role: Role::Data, reason } = plan(&data, &metadata, TIMEOUT, now()) else {
+    let Step::Wait { role: Role::Data, reason, .. } = plan(&data, &metadata, TIMEOUT, now()) else {
         panic!("metadata must wait for c-data-0");
     };
     assert!(reason.contains("c-data-0"), "{reason}");
@@ -130,7 +130,8 @@ fn an_updated_pod_not_ready_past_the_timeout_halts_and_a_fixed_spec_moves_on() {
     let metadata = role(Role::Metadata, "m", &[("m", true)]);
     let mut stuck = role(Role::Data, "bad", &[("good", true), ("good", true), ("bad", false)]);
     stuck.pods[2].since = Some(now() - SignedDuration::from_secs(599));
-    assert!(matches!(plan(&stuck, &metadata, TIMEOUT, now()), Step::Wait { .. }), "not late yet");
+    let Step::Wait { deadline, .. } = plan(&stuck, &metadata, TIMEOUT, now()) else { panic!("not late yet") };
+    assert_eq!(deadline, Some(now() + SignedDuration::from_secs(1)), "the controller looks again then");
     stuck.pods[2].since = Some(now() - SignedDuration::from_secs(601));
     let Step::Halted { pod, message, role: Role::Data } = plan(&stuck, &metadata, TIMEOUT, now()) else {
         panic!("expected a halt");

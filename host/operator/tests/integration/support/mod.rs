@@ -186,6 +186,10 @@ impl RunningOperator {
             pod_health_port: servers.health_port,
             antfly_api_url: servers.antfly_api_url,
             autoscale_interval: servers.autoscale_interval,
+            write_limit: (
+                antfly_operator::controller::throttle::DEFAULT_WRITES_PER_SECOND,
+                antfly_operator::controller::throttle::DEFAULT_WRITE_BURST,
+            ),
         };
         let task = tokio::spawn(controller::run(client, config, metrics.clone(), leader.clone(), async move {
             let _ = stopped.await;
