@@ -30,6 +30,23 @@ impl Day2 {
         self.double.requests().iter().filter(|r| r.is(method, prefix)).count()
     }
 
+    /// Polls `check` for up to 60 s; on timeout, fails showing the cluster's status.
+    async fn wait_for<F, Fut>(&self, cluster: &str, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for: {what}; status: {:#?}",
+                self.status(cluster).await
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn event_reasons(&self) -> Vec<String> {
         let events = kube::Api::<Event>::namespaced(self.admin.clone(), &self.namespace)
             .list(&ListParams::default())
@@ -164,7 +181,7 @@ async fn the_autoscaler_follows_real_metrics_within_its_steps() {
     for ordinal in 0..3 {
         load(ordinal, "900m");
     }
-    eventually("scaled up to 5", || async { t.data_replicas("a").await == Some(5) }).await;
+    t.wait_for("a", "scaled up to 5", || async { t.data_replicas("a").await == Some(5) }).await;
     eventually("the scale-up recorded", || async {
         let status = t.status("a").await.auto_scaling_status.unwrap_or_default();
         status.last_scale_direction == Some(ScaleDirection::Up) && status.last_scale_time.is_some()
@@ -177,7 +194,7 @@ async fn the_autoscaler_follows_real_metrics_within_its_steps() {
     assert!(query.contains("app.kubernetes.io%2Finstance%3Da"), "selected by the labels it sets: {query}");
 
     // The two new pods have no metrics yet: partial metrics mean no scaling, and a condition.
-    eventually("held on partial metrics", || async {
+    t.wait_for("a", "held on partial metrics", || async {
         t.status("a").await.conditions.iter().any(|c| {
             c.type_ == "AutoScaling" && c.reason == "MetricsUnavailable" && c.message.contains("2 of 5 data pods")
         })
@@ -190,14 +207,20 @@ async fn the_autoscaler_follows_real_metrics_within_its_steps() {
     for ordinal in 0..5 {
         load(ordinal, "100m");
     }
-    eventually("scaled down to 4 through a drain", || async { t.data_replicas("a").await == Some(4) }).await;
+    t.wait_for("a", "scaled down through a drain", || async { t.data_replicas("a").await <= Some(4) }).await;
     assert!(t.calls("PUT", "/internal/v1/nodes/5/shutdown") >= 1, "drained before removal");
     eventually("the scale-down recorded as the autoscaler's", || async {
         let scale_down = t.status("a").await.data_scale_down_status.unwrap_or_default();
         scale_down.source == antfly_operator::api::ScaleSource::Autoscaler
     })
     .await;
-    eventually("down to min", || async { t.data_replicas("a").await == Some(3) }).await;
+    t.wait_for("a", "down to min", || async { t.data_replicas("a").await == Some(3) }).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(t.data_replicas("a").await, Some(3), "never below minReplicas");
+    // One step (−1) at a time, each through its drain: node 5, then node 4, nothing else.
+    // (A repeat of a PUT, which is idempotent, would be no second drain.)
+    let mut drained: Vec<String> =
+        t.double.requests().iter().filter(|r| r.is("PUT", "/internal/v1/nodes/")).map(|r| r.path.clone()).collect();
+    drained.dedup();
+    assert_eq!(drained, ["/internal/v1/nodes/5/shutdown", "/internal/v1/nodes/4/shutdown"]);
 }

@@ -210,13 +210,13 @@ impl RunningOperator {
     }
 }
 
-/// Poll `check` until it holds, for up to 30 s.
+/// Poll `check` until it holds, for up to 60 s (generous: CI runs many control planes at once).
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while tokio::time::Instant::now() < deadline {
         if check().await {
             return;
