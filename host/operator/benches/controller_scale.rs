@@ -1,10 +1,14 @@
 //! Operator cost against a real API server: time from creating an AntflyCluster until all its
-//! children exist, and the operator process's memory while it manages 100 clusters.
+//! children exist, and the operator's memory while it manages 100 clusters: the process's
+//! RSS, its live heap (a counting allocator), and where that heap goes, kind by kind (each
+//! kind's objects decoded and trimmed as the caches hold them).
 //!
 //! Needs the control plane binaries (`bash .ci/control-plane.sh`). Run:
 //! `cargo bench -p antfly-operator --bench controller_scale`
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use antfly_envtest::ControlPlane;
@@ -19,6 +23,54 @@ use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
 const CLUSTERS: usize = 100;
+
+/// The system allocator, counting the bytes live on the heap.
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn live_kib() -> isize {
+    LIVE_BYTES.load(Ordering::Relaxed) / 1024
+}
+
+/// The heap bytes per object of one kind, decoded and trimmed as the operator's cache holds it.
+async fn bytes_per_object<K>(api: Api<K>, trim: fn(&mut K)) -> (usize, isize)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let mut objects = api.list(&ListParams::default()).await.expect("list").items;
+    objects.iter_mut().for_each(trim);
+    objects.shrink_to_fit();
+    let held = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    let count = objects.len();
+    drop(objects);
+    (count, held / count.max(1) as isize)
+}
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -58,6 +110,7 @@ async fn main() {
         Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &namespace).await.expect("namespace");
     }
     let rss_before = rss_kib();
+    let heap_before = live_kib();
     let config = OperatorConfig {
         watch_namespace: None,
         lease_namespace: "antfly-system".into(),
@@ -104,6 +157,7 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let rss_after = rss_kib();
+    let heap_after = live_kib();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
     println!(
@@ -117,4 +171,20 @@ async fn main() {
         rss_before / 1024,
         rss_after / 1024
     );
+    println!(
+        "live heap: {heap_before} KiB before the operator started, {heap_after} KiB managing {CLUSTERS} clusters, \
+         {} KiB per cluster",
+        (heap_after - heap_before) / CLUSTERS as isize
+    );
+    use antfly_operator::controller::cache::{trim, trim_statefulset};
+    use k8s_openapi::api::core::v1::{ConfigMap, Service};
+    let kinds = [
+        ("AntflyCluster", bytes_per_object(Api::<AntflyCluster>::namespaced(client.clone(), "bench"), trim).await),
+        ("ConfigMap", bytes_per_object(Api::<ConfigMap>::namespaced(client.clone(), "bench"), trim).await),
+        ("Service", bytes_per_object(Api::<Service>::namespaced(client.clone(), "bench"), trim).await),
+        ("StatefulSet", bytes_per_object(statefulsets, trim_statefulset).await),
+    ];
+    for (kind, (count, bytes)) in kinds {
+        println!("cached {kind}: {count} objects, {bytes} bytes each on the heap");
+    }
 }

@@ -71,7 +71,8 @@ pub fn start(client: &Client, namespace: Option<&str>) -> (Caches, Triggers, Vec
     let (config_maps, config_map_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (service_accounts, account_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (services, service_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
-    let (statefulsets, statefulset_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
+    let (statefulsets, statefulset_changes) =
+        cached(client, namespace, owned.clone(), trim_statefulset, &mut reflectors);
     let (pdbs, pdb_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (jobs, job_changes) = cached(client, namespace, owned, trim, &mut reflectors);
     let everything = watcher::Config::default();
@@ -136,8 +137,44 @@ where
 }
 
 /// Drop what no reconcile reads.
-fn trim<K: Resource>(object: &mut K) {
+pub fn trim<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
+}
+
+/// StatefulSets lose what the API server defaults and the operator neither sets nor reads:
+/// the drift check walks only the fields the operator sets, so dropping the others changes
+/// no verdict, and each cached copy is smaller.
+pub fn trim_statefulset(statefulset: &mut StatefulSet) {
+    trim(statefulset);
+    let Some(spec) = statefulset.spec.as_mut() else { return };
+    spec.revision_history_limit = None;
+    for claim in spec.volume_claim_templates.iter_mut().flatten() {
+        claim.status = None;
+        if let Some(claim_spec) = claim.spec.as_mut() {
+            claim_spec.volume_mode = None;
+        }
+    }
+    let Some(pod) = spec.template.spec.as_mut() else { return };
+    pod.dns_policy = None;
+    pod.restart_policy = None;
+    pod.scheduler_name = None;
+    if pod.security_context.as_ref().is_some_and(|c| *c == Default::default()) {
+        pod.security_context = None;
+    }
+    for container in pod.containers.iter_mut().chain(pod.init_containers.iter_mut().flatten()) {
+        container.termination_message_path = None;
+        container.termination_message_policy = None;
+        for probe in [&mut container.startup_probe, &mut container.liveness_probe, &mut container.readiness_probe]
+            .into_iter()
+            .flatten()
+        {
+            probe.success_threshold = None;
+            probe.timeout_seconds = None;
+            if let Some(get) = probe.http_get.as_mut() {
+                get.scheme = None;
+            }
+        }
+    }
 }
 
 /// Pods keep only what sidecar detection and rollouts read.
@@ -211,4 +248,59 @@ impl Caches {
 /// The cache key of `name` in `namespace`.
 pub fn key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> ObjectRef<K> {
     ObjectRef::new(name).within(namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::build::drift::first_drift;
+
+    /// A built StatefulSet as the API server stores it: with the fields it defaults.
+    fn as_stored(built: &StatefulSet) -> StatefulSet {
+        let mut stored = serde_json::to_value(built).expect("json");
+        stored["spec"]["revisionHistoryLimit"] = json!(10);
+        let pod = &mut stored["spec"]["template"]["spec"];
+        pod["dnsPolicy"] = json!("ClusterFirst");
+        pod["restartPolicy"] = json!("Always");
+        pod["schedulerName"] = json!("default-scheduler");
+        pod["securityContext"] = json!({});
+        let container = &mut pod["containers"][0];
+        container["terminationMessagePath"] = json!("/dev/termination-log");
+        container["terminationMessagePolicy"] = json!("File");
+        container["readinessProbe"]["successThreshold"] = json!(1);
+        container["readinessProbe"]["timeoutSeconds"] = json!(1);
+        container["readinessProbe"]["httpGet"]["scheme"] = json!("HTTP");
+        stored["spec"]["volumeClaimTemplates"][0]["spec"]["volumeMode"] = json!("Filesystem");
+        stored["spec"]["volumeClaimTemplates"][0]["status"] = json!({"phase": "Pending"});
+        serde_json::from_value(stored).expect("a StatefulSet")
+    }
+
+    #[test]
+    fn trimming_a_statefulset_drops_only_what_no_drift_check_reads() {
+        let built = crate::render::desired(
+            &crate::render::parse_cluster(crate::render::EMBEDDED_DEFAULT).expect("parses"),
+            &[],
+            &crate::compose::NoPlugins,
+        )
+        .expect("builds")
+        .resources
+        .data_statefulset;
+        let mut cached = as_stored(&built);
+        let before = serde_json::to_vec(&cached).expect("json").len();
+        trim_statefulset(&mut cached);
+        assert!(serde_json::to_vec(&cached).expect("json").len() < before, "smaller");
+        let desired = serde_json::to_value(&built).expect("json");
+        assert_eq!(first_drift(&desired, &serde_json::to_value(&cached).expect("json")), None);
+
+        // A real drift survives the trim.
+        let mut scaled = as_stored(&built);
+        scaled.spec.as_mut().expect("spec").replicas = Some(7);
+        trim_statefulset(&mut scaled);
+        assert_eq!(
+            first_drift(&desired, &serde_json::to_value(&scaled).expect("json")).as_deref(),
+            Some("spec.replicas")
+        );
+    }
 }

@@ -29,6 +29,8 @@ use crate::validate::ValidatedCluster;
 /// Each drain call's bound, and the finalize call's.
 const DRAIN_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 const FINALIZE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How soon to poll a drain again, or look again at a scale-down that waits.
+const DRAIN_POLL: Duration = Duration::from_secs(5);
 
 /// What the scaling step decided.
 pub struct Scaled {
@@ -97,7 +99,7 @@ pub async fn scale_data(
             next = begin(&next, source, live_count, target, previous_phase);
             next.phase = ScaleDownPhase::Waiting;
             next.message = format!("scale-down to {target} waits: {reason}");
-            recheck = Some(recheck.map_or(ROLLOUT_RECHECK, |r| r.min(ROLLOUT_RECHECK)));
+            recheck = Some(recheck.map_or(DRAIN_POLL, |r| r.min(DRAIN_POLL)));
             replicas
         }
         Decision::StartDrain { ordinal } => {
@@ -129,7 +131,7 @@ pub async fn scale_data(
                     next.message = format!("could not ask the server to drain node {id}: {error}");
                 }
             }
-            recheck = Some(ROLLOUT_RECHECK);
+            recheck = Some(DRAIN_POLL);
             live_count
         }
         Decision::Poll { ordinal } => {
@@ -147,7 +149,7 @@ pub async fn scale_data(
                 Err(error) => DrainReport::Failed(error),
             };
             let started = next.drain_started.as_ref().map(|t| t.0);
-            recheck = Some(ROLLOUT_RECHECK);
+            recheck = Some(DRAIN_POLL);
             next.target = target;
             match drain::after_poll(ordinal, &report, started, now, timeout) {
                 PollOutcome::Remove => {
@@ -189,13 +191,12 @@ pub async fn scale_data(
                         format!("the target went back to {target}; cancelled the drain of node {id}, the pod stays");
                     let note = next.message.clone();
                     publish(ctx, cluster, EventType::Normal, "DrainCancelled", note).await;
-                    next.applied = target.max(live_count);
                     next.target = target;
                     target.max(live_count)
                 }
                 Err(error) => {
                     next.message = format!("could not cancel the drain of node {id}: {error}");
-                    recheck = Some(ROLLOUT_RECHECK);
+                    recheck = Some(DRAIN_POLL);
                     live_count
                 }
             }
@@ -210,9 +211,6 @@ pub async fn scale_data(
     report_condition(ctx, cluster, status, now).await;
     Scaled { replicas, draining, recheck }
 }
-
-/// How soon to poll a drain again.
-const ROLLOUT_RECHECK: Duration = Duration::from_secs(5);
 
 /// The status of a scale-down, new or carried on.
 fn begin(
