@@ -18,7 +18,9 @@
 //! ```
 //!
 //! `ANTFLY_SCALE_STEADY_SECONDS` sets the steady-state window (default 60);
-//! `ANTFLY_OPERATOR_BIN` another operator binary.
+//! `ANTFLY_SCALE_PLUGINS` the number of third-party plugins in `--plugin-dir` (default 20):
+//! the operator starts once with a cold compile cache (reported), then again, warm, for the
+//! run; `ANTFLY_OPERATOR_BIN` another operator binary.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -107,6 +109,37 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     response.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// A `--plugin-dir` of `count` distinct plugins: the first-party components, each made unique
+/// by a custom section (which no runtime reads), so that each compiles on its own.
+fn plugin_dir(dir: &std::path::Path, count: usize) -> PathBuf {
+    use sha2::Digest;
+    std::fs::create_dir_all(dir).expect("plugin dir");
+    let sources: Vec<_> =
+        antfly_bundled_plugins::first_party().iter().filter(|p| p.world != "backup-destination").collect();
+    let mut entries = Vec::new();
+    for i in 0..count {
+        let source = sources[i % sources.len()];
+        let name = format!("vendor-{i}");
+        let mut wasm = source.wasm.to_vec();
+        let section_name = b"antfly-bench";
+        let payload = format!("plugin {i}");
+        let mut body = vec![section_name.len() as u8];
+        body.extend_from_slice(section_name);
+        body.extend_from_slice(payload.as_bytes());
+        wasm.push(0); // custom section
+        wasm.push(body.len() as u8); // short enough for one LEB128 byte
+        wasm.extend_from_slice(&body);
+        std::fs::write(dir.join(format!("{name}.wasm")), &wasm).expect("write plugin");
+        entries.push(json!({
+            "name": name, "world": source.world, "wit": format!("{}@{}", antfly_plugin_host::WIT_PACKAGE, antfly_plugin_host::WIT_VERSION),
+            "file": format!("{name}.wasm"), "version": "1.0.0", "sha256": hex::encode(sha2::Sha256::digest(&wasm)),
+        }));
+    }
+    let manifest = json!({"manifestVersion": 1, "plugins": entries});
+    std::fs::write(dir.join("plugins.json"), manifest.to_string()).expect("write manifest");
+    dir.to_path_buf()
+}
+
 struct Operator {
     child: Child,
 }
@@ -181,23 +214,40 @@ async fn main() {
     }
 
     let kubeconfig = cp.kubeconfig_for_user(OPERATOR_USER, &["system:masters"]).expect("kubeconfig");
-    let port = free_port();
-    let child = Command::new(&binary)
-        .args(["run", "--lease-namespace", "antfly-system", "--identity", "scale-bench"])
-        .arg(format!("--http-addr=127.0.0.1:{port}"))
-        .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "warn")
-        .env("ANTFLY_PLUGIN_CACHE_DIR", cp.dir().join("plugin-cache"))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the operator");
-    let pid = child.id();
-    let _operator = Operator { child };
+    let plugins = env_number("ANTFLY_SCALE_PLUGINS", 20) as usize;
+    let plugin_dir = plugin_dir(&cp.dir().join("plugins"), plugins);
+    let start = |identity: &str| {
+        let port = free_port();
+        let child = Command::new(&binary)
+            .args(["run", "--lease-namespace", "antfly-system", "--identity", identity])
+            .arg(format!("--http-addr=127.0.0.1:{port}"))
+            .arg("--plugin-dir")
+            .arg(&plugin_dir)
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "warn")
+            .env("ANTFLY_PLUGIN_CACHE_DIR", cp.dir().join("plugin-cache"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the operator");
+        (Operator { child }, port)
+    };
+    // Cold: every plugin compiles into the cache; then the run starts warm.
+    let (cold, cold_port) = start("scale-bench-cold");
+    let cold_ready = wait_until("/readyz (cold)", Duration::from_secs(600), || async {
+        http_status(cold_port, "/readyz") == Some(200)
+    })
+    .await;
+    drop(cold);
+    println!("operator ready after {cold_ready:?} with {plugins} plugins in --plugin-dir and a cold compile cache");
+    let (operator, port) = start("scale-bench");
+    let pid = operator.child.id();
+    let _operator = operator;
     let ready =
         wait_until("/readyz", Duration::from_secs(30), || async { http_status(port, "/readyz") == Some(200) }).await;
     let (baseline_hwm, baseline_rss, _) = process_usage(pid);
     println!(
-        "operator {} ready after {:?} (pid {pid}); RSS {} KiB, peak {} KiB before any cluster",
+        "operator {} ready after {:?} with {plugins} cached plugins (pid {pid}); RSS {} KiB, peak {} KiB before any \
+         cluster",
         binary.display(),
         ready,
         baseline_rss,

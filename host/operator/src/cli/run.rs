@@ -65,6 +65,7 @@ pub async fn run_operator(args: RunArgs) -> Result<String, String> {
     tokio::spawn(controller::http::serve(listener, metrics.clone(), health.clone()));
     // Compiling plugins (when the cache is cold) is CPU-bound: keep it off the async workers.
     let resolver = Arc::new(tokio::task::block_in_place(|| args.plugins.load_reloading(metrics.clone()))?);
+    health.set_plugins_loaded();
     let reconcile_all = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(controller::plugin_reload::watch(
         resolver.clone(),

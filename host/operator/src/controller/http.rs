@@ -1,5 +1,6 @@
 //! `/healthz`, `/readyz` and `/metrics` over a minimal HTTP/1.1 server.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,18 +14,29 @@ use super::metrics::Metrics;
 pub struct Health {
     /// Why the plugin directory's current content is not in use, if it is not.
     pub plugin_reload_error: Mutex<Option<String>>,
+    /// Whether the plugins are loaded (compiled, or read from the cache): ready only then.
+    pub plugins_loaded: AtomicBool,
 }
 
 impl Health {
-    /// The `/readyz` body. Every replica is ready once it runs (followers stand by), also while
-    /// a bad plugin set is refused: the previous set still serves.
-    fn readyz(&self) -> String {
-        match self.plugin_reload_error.lock().unwrap_or_else(PoisonError::into_inner).as_deref() {
+    /// Marks the plugins loaded: `/readyz` answers 200 from now on.
+    pub fn set_plugins_loaded(&self) {
+        self.plugins_loaded.store(true, Ordering::Release);
+    }
+
+    /// The `/readyz` status and body. Every replica is ready once its plugins are loaded
+    /// (followers stand by), also while a bad plugin set is refused: the previous set serves.
+    fn readyz(&self) -> (&'static str, String) {
+        if !self.plugins_loaded.load(Ordering::Acquire) {
+            return ("503 Service Unavailable", "loading plugins\n".to_string());
+        }
+        let body = match self.plugin_reload_error.lock().unwrap_or_else(PoisonError::into_inner).as_deref() {
             None => "ok\n".to_string(),
             Some(error) => {
                 format!("ok\nplugins: the plugin directory failed to load, the previous set serves: {error}\n")
             }
-        }
+        };
+        ("200 OK", body)
     }
 }
 
@@ -50,7 +62,10 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, health: Arc<Hea
             let path = request.split_whitespace().nth(1).unwrap_or("/");
             let (status, content_type, body) = match path {
                 "/healthz" => ("200 OK", "text/plain", "ok\n".to_string()),
-                "/readyz" => ("200 OK", "text/plain", health.readyz()),
+                "/readyz" => {
+                    let (status, body) = health.readyz();
+                    (status, "text/plain", body)
+                }
                 "/metrics" => {
                     ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
                 }

@@ -32,6 +32,11 @@ async fn health_readiness_and_metrics_are_served() {
     let health = Arc::new(Health::default());
     tokio::spawn(serve(listener, metrics, health.clone()));
 
+    // Live at once, ready only once the plugins are loaded.
+    let loading = get(addr, "/readyz").await;
+    assert!(loading.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{loading}");
+    assert!(loading.ends_with("\r\n\r\nloading plugins\n"), "{loading}");
+    health.set_plugins_loaded();
     for path in ["/healthz", "/readyz"] {
         let response = get(addr, path).await;
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
