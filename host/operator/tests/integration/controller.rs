@@ -1,7 +1,9 @@
 //! The controller against a real kube-apiserver and etcd (built by `.ci/control-plane.sh`).
 //!
-//! There is no kubelet or controller-manager: the tests play the kubelet by patching
-//! StatefulSet status and by creating pods, and count the operator's writes in the audit log.
+//! Most tests here run without a controller-manager: they play the kubelet and the StatefulSet
+//! controller by patching StatefulSet status and by creating pods, and count the operator's
+//! writes in the audit log. The drift test runs with the controller-manager; so do the day-2
+//! tests (`day2.rs`, `scaling.rs`).
 
 use std::time::Duration;
 
@@ -322,7 +324,9 @@ async fn partial_sidecar_injection_is_reported_and_holds_the_rollout() {
 /// event; fields it does not set are left alone; and afterwards a resync writes nothing.
 #[tokio::test]
 async fn out_of_band_changes_are_repaired_and_other_fields_left_alone() {
-    let cp = ControlPlane::start().await.expect("control plane");
+    // With the controller-manager: StatefulSets make pods and write their status, so the
+    // watch events of a living cluster set off reconciles that must still write nothing.
+    let cp = ControlPlane::start_with_controller_manager().await.expect("control plane");
     let admin = cp.client();
     install_operator_manifests(&admin).await;
     namespace(&admin, "drift").await;
