@@ -83,14 +83,18 @@ pub async fn apply_all(
     if rollout == Rollout::Proceed {
         config_maps.apply(ctx, config_map).await?;
         match service_account {
-            Some(sa) => drop(accounts.apply(ctx, sa).await?),
+            Some(sa) => {
+                accounts.apply(ctx, sa).await?;
+            }
             None => accounts.delete_if_ours(ctx, &names::service_account(name), name).await?,
         }
     }
     services.apply(ctx, metadata_service).await?;
     services.apply(ctx, data_service).await?;
     match public_api_service {
-        Some(service) => drop(services.apply(ctx, service).await?),
+        Some(service) => {
+            services.apply(ctx, service).await?;
+        }
         None => services.delete_if_ours(ctx, &names::public_api(name), name).await?,
     }
     if rollout == Rollout::Proceed {
@@ -107,7 +111,9 @@ pub async fn apply_all(
     }
     for (role, pdb) in [(Role::Metadata, metadata_pdb), (Role::Data, data_pdb)] {
         match pdb {
-            Some(pdb) => drop(pdbs.apply(ctx, pdb).await?),
+            Some(pdb) => {
+                pdbs.apply(ctx, pdb).await?;
+            }
             None => pdbs.delete_if_ours(ctx, &names::pdb(name, role), name).await?,
         }
     }

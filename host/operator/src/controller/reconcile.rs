@@ -154,6 +154,8 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         }
         info!(cluster = %key(cluster), "blocking reconciliation: partial sidecar injection");
         apply_or_report(ctx, cluster, &mut status, &validated, resources, Rollout::Hold, now).await?;
+        // ResourcesApplied now says what is held.
+        write_status(ctx, cluster, status).await?;
         return Ok(Action::requeue(PARTIAL_MESH_RECHECK));
     }
 

@@ -52,23 +52,19 @@ pub async fn advance(
     let mut metadata = observe(ctx, cluster, Role::Metadata, applied);
     let timeout = pod_ready_timeout(cluster);
     let mut step = plan(&data, &metadata, timeout, now);
-    // A serving pod is restarted only once the updated pods of its role answer their health
-    // check too: Ready may be stale, and the server is what must have come back.
+    if draining && let Step::Restart { role, .. } = &step {
+        let reason = "a data node is draining for a scale-down".into();
+        step = Step::Wait { role: *role, reason, deadline: None };
+    }
+    // A serving pod is restarted only once the updated pods answer their health check too:
+    // Ready may be stale, and the server is what must have come back.
     if let Step::Restart { role, pod, .. } = &step
         && is_serving(role_view(*role, &data, &metadata), pod)
         && ctx.pod_health_checks
         && !cluster.mesh_enabled()
     {
-        let view = match role {
-            Role::Data => &mut data,
-            Role::Metadata => &mut metadata,
-        };
-        check_health(ctx, view).await;
+        futures::join!(check_health(ctx, &mut data), check_health(ctx, &mut metadata));
         step = plan(&data, &metadata, timeout, now);
-    }
-    if draining && let Step::Restart { role, .. } = &step {
-        let reason = "a data node is draining for a scale-down".into();
-        step = Step::Wait { role: *role, reason, deadline: None };
     }
     if let Step::Restart { pod, uid, reason, role } = &step {
         restart(ctx, cluster.namespace(), pod, uid).await?;
