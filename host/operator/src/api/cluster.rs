@@ -618,9 +618,6 @@ pub struct AutoScalingStatus {
     pub last_scale_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scale_direction: Option<ScaleDirection>,
-    /// When metrics were last read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_evaluation_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
     /// Average CPU use of the data pods, as a percentage of their request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_utilization_percentage: Option<i32>,

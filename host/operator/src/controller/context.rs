@@ -54,6 +54,13 @@ pub struct Context {
     pub autoscale_interval: Duration,
     /// The client-side limit on writes.
     pub write_limiter: WriteLimiter,
+    /// The data replicas this process last wrote per cluster (namespace/name), with the
+    /// StatefulSet's resourceVersion that write produced: kept only until the cache shows it,
+    /// so that a reconcile running before then does not read the old count back.
+    pub written_replicas: Mutex<HashMap<String, (i32, u64)>>,
+    /// When the autoscaler last read metrics per cluster. In memory: a restarted operator
+    /// reads them at once, which changes nothing the status keeps (the cooldowns).
+    pub autoscale_evaluations: Mutex<HashMap<String, tokio::time::Instant>>,
 }
 
 /// A status write, remembered so that a reconcile running before the cache has seen it does
@@ -84,6 +91,38 @@ impl Context {
         let attempt = failures.entry(key.to_string()).or_insert(0);
         *attempt += 1;
         *attempt
+    }
+
+    /// Remembers that this process wrote `replicas` for the cluster's data StatefulSet, which
+    /// the API server stored as `version`.
+    pub fn remember_replicas(&self, key: &str, replicas: i32, version: u64) {
+        if let Ok(mut written) = self.written_replicas.lock() {
+            written.insert(key.to_string(), (replicas, version));
+        }
+    }
+
+    /// The replicas this process wrote, while the cache (at `cached_version`) has not caught
+    /// up with that write; forgotten once it has.
+    pub fn written_replicas(&self, key: &str, cached_version: Option<u64>) -> Option<i32> {
+        let mut written = self.written_replicas.lock().ok()?;
+        let (replicas, version) = *written.get(key)?;
+        if cached_version.is_some_and(|cached| cached < version) {
+            return Some(replicas);
+        }
+        written.remove(key);
+        None
+    }
+
+    /// Whether the autoscaler should read metrics for the cluster now.
+    pub fn autoscale_due(&self, key: &str) -> bool {
+        let Ok(evaluations) = self.autoscale_evaluations.lock() else { return true };
+        evaluations.get(key).is_none_or(|at| at.elapsed() >= self.autoscale_interval)
+    }
+
+    pub fn note_autoscale_evaluation(&self, key: &str) {
+        if let Ok(mut evaluations) = self.autoscale_evaluations.lock() {
+            evaluations.insert(key.to_string(), tokio::time::Instant::now());
+        }
     }
 
     /// Records a drift about to be repaired; `false` when this very drift was repaired

@@ -239,6 +239,8 @@ fn make_context(
         antfly_api_url: config.antfly_api_url.clone(),
         autoscale_interval: config.autoscale_interval,
         write_limiter: throttle::WriteLimiter::new(config.write_limit.0, config.write_limit.1),
+        written_replicas: Default::default(),
+        autoscale_evaluations: Default::default(),
     }
 }
 

@@ -164,6 +164,16 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         spec.replicas = Some(scaled.replicas);
     }
     let applied = apply_or_report(ctx, cluster, &mut status, &validated, resources, Rollout::Proceed, now).await?;
+    let data_name = crate::base::names::role(validated.name(), Role::Data);
+    if let Some(written) = applied.statefulsets.iter().find(|s| s.metadata.name.as_deref() == Some(&data_name))
+        && let Some(version) = written.metadata.resource_version.as_deref().and_then(|v| v.parse().ok())
+    {
+        ctx.remember_replicas(&key(cluster), scaled.replicas, version);
+    }
+    // The lower replicas are applied: finalize the drained node, bounded, in the background.
+    if let Some((api, node)) = scaled.finalize.clone() {
+        super::scaling::finalize(api, node);
+    }
     let storage_busy = report_storage(ctx, cluster, &mut status, &applied.storage, now).await;
     let rollout = match advance(ctx, &validated, &applied.statefulsets, scaled.draining, now).await {
         Ok(rollout) => rollout,
@@ -250,7 +260,8 @@ async fn apply_or_report(
     }
 }
 
-/// Sets StorageResize from each role's outcome; whether a StatefulSet is being recreated.
+/// Sets StorageResize from both roles' outcomes, a refusal first; whether a StatefulSet is
+/// being recreated (which needs a look again soon).
 async fn report_storage(
     ctx: &Context,
     cluster: &AntflyCluster,
@@ -259,52 +270,57 @@ async fn report_storage(
     now: Timestamp,
 ) -> bool {
     let generation = cluster.metadata.generation;
-    for outcome in outcomes {
-        match outcome {
-            StorageOutcome::AtSize => {}
-            StorageOutcome::Refused { message, .. } => {
-                let message =
-                    format!("{message}; the StorageClass must allow volume expansion and each claim be bound");
-                warn_condition(ctx, cluster, status, status::STORAGE_RESIZE, "ExpansionRefused", message, now).await;
-                return false;
-            }
-            StorageOutcome::Shrink { role, live, desired } => {
-                let message = format!(
-                    "the {} volumes are {live}; shrinking them to {desired} is not possible, so they stay at {live}",
-                    role.as_str()
-                );
-                warn_condition(ctx, cluster, status, status::STORAGE_RESIZE, "ShrinkRefused", message, now).await;
-                return false;
-            }
-            StorageOutcome::Recreating { role, size } => {
-                let message = format!(
-                    "the {} claims now request {size}; recreating the StatefulSet around its running pods",
-                    role.as_str()
-                );
-                status::set_condition(
-                    &mut status.conditions,
-                    status::STORAGE_RESIZE,
-                    false,
-                    "Resizing",
-                    message,
-                    generation,
-                    now,
-                );
-                return true;
-            }
+    let recreating = outcomes.iter().find_map(|outcome| match outcome {
+        StorageOutcome::Recreating { role, size } => Some(format!(
+            "the {} claims now request {size}; recreating the StatefulSet around its running pods",
+            role.as_str()
+        )),
+        _ => None,
+    });
+    let refused = outcomes.iter().find_map(|outcome| match outcome {
+        StorageOutcome::Refused { message, .. } => Some((
+            "ExpansionRefused",
+            format!("{message}; the StorageClass must allow volume expansion and each claim be bound"),
+        )),
+        StorageOutcome::Shrink { role, live, desired } => Some((
+            "ShrinkRefused",
+            format!(
+                "the {} volumes are {live}; shrinking them to {desired} is not possible, so they stay at {live}",
+                role.as_str()
+            ),
+        )),
+        _ => None,
+    });
+    match (refused, &recreating) {
+        (Some((reason, message)), _) => {
+            warn_condition(ctx, cluster, status, status::STORAGE_RESIZE, reason, message, now).await;
+        }
+        (None, Some(message)) => {
+            let message = message.clone();
+            status::set_condition(
+                &mut status.conditions,
+                status::STORAGE_RESIZE,
+                false,
+                "Resizing",
+                message,
+                generation,
+                now,
+            );
+        }
+        (None, None) => {
+            let message = "every claim template requests the spec's size";
+            status::set_condition(
+                &mut status.conditions,
+                status::STORAGE_RESIZE,
+                true,
+                "AtRequestedSize",
+                message,
+                generation,
+                now,
+            );
         }
     }
-    let message = "every claim template requests the spec's size";
-    status::set_condition(
-        &mut status.conditions,
-        status::STORAGE_RESIZE,
-        true,
-        "AtRequestedSize",
-        message,
-        generation,
-        now,
-    );
-    false
+    recreating.is_some()
 }
 
 /// Sets the Rollout condition and the per-role updated counts.

@@ -84,7 +84,8 @@ fn is_serving(view: &RoleView, pod: &str) -> bool {
     view.pods.iter().any(|p| p.name == pod && p.ready)
 }
 
-fn observe(ctx: &Context, cluster: &ValidatedCluster, role: Role, applied: &[StatefulSet]) -> RoleView {
+/// One role as it stands: `applied` (StatefulSets this reconcile wrote) before the cache.
+pub fn observe(ctx: &Context, cluster: &ValidatedCluster, role: Role, applied: &[StatefulSet]) -> RoleView {
     let name = names::role(cluster.name(), role);
     let statefulset =
         applied.iter().find(|s| s.metadata.name.as_deref() == Some(name.as_str())).cloned().or_else(|| {

@@ -13,13 +13,14 @@ use tracing::{info, warn};
 
 use super::cache::key;
 use super::context::Context;
+use super::rollout::observe;
 use super::update_status::{publish, warn_condition};
 use crate::api::{
     AntflyCluster, AntflyClusterStatus, AutoScalingSpec, AutoScalingStatus, DataScaleDownStatus, ScaleDirection,
     ScaleDownPhase, ScaleSource,
 };
+use crate::base::text::truncate_utf8;
 use crate::base::{CONTAINER_NAME, Role, labels, names};
-use crate::rollout::RoleView;
 use crate::scaling::autoscale::{self, Observation};
 use crate::scaling::drain::{self, Decision, DrainReport, PollOutcome, node_id};
 use crate::scaling::metrics::{PodMetricsList, utilization};
@@ -40,6 +41,8 @@ pub struct Scaled {
     pub draining: bool,
     /// Whether to look again soon (a drain to poll, metrics to read).
     pub recheck: Option<Duration>,
+    /// A drained node to finalize once the lower replicas are applied.
+    pub finalize: Option<(antfly_api::Client, u64)>,
 }
 
 /// The data replicas the spec, or the autoscaler, asks for; the drain decides how to get there.
@@ -52,8 +55,8 @@ pub async fn scale_data(
 ) -> Scaled {
     let name = names::role(validated.name(), Role::Data);
     let live_set = ctx.caches.statefulsets.get(&key::<StatefulSet>(validated.namespace(), &name));
-    let live = live_set.as_ref().and_then(|s| s.spec.as_ref()).and_then(|s| s.replicas);
-    let unsettled = unsettled(ctx, validated, live_set.as_deref());
+    let live = live_replicas(ctx, validated, live_set.as_deref());
+    let unsettled = unsettled(ctx, validated);
     let autoscaling = validated.spec().data_nodes.auto_scaling.as_ref().filter(|a| a.enabled);
     let (target, source, mut recheck) = match autoscaling {
         Some(spec) => {
@@ -79,21 +82,31 @@ pub async fn scale_data(
     let live_count = live.unwrap_or(target);
     let mut next = remembered.clone().unwrap_or_default();
     let previous_phase = remembered.as_ref().map(|s| s.phase);
+    let mut finalize = None;
     let replicas = match decision {
         Decision::Apply(replicas) => {
-            if let Some(s) = status.data_scale_down_status.as_mut()
-                && matches!(s.phase, ScaleDownPhase::Waiting)
-            {
-                // The scale-down was withdrawn before it began.
-                s.phase = ScaleDownPhase::Cancelled;
-                s.message = format!("the target went back to {replicas} before a drain began");
-                s.last_transition_time = Some(Time(now));
-            }
             if let Some(s) = status.data_scale_down_status.as_mut() {
+                let closed = match s.phase {
+                    ScaleDownPhase::Waiting => Some((
+                        ScaleDownPhase::Cancelled,
+                        format!("the target went back to {replicas} before a drain began"),
+                    )),
+                    // The draining pod is gone already (its StatefulSet was recreated smaller).
+                    ScaleDownPhase::Draining | ScaleDownPhase::Halted => {
+                        Some((ScaleDownPhase::Complete, "the draining pod is gone".to_string()))
+                    }
+                    ScaleDownPhase::Cancelled | ScaleDownPhase::Complete => None,
+                };
+                if let Some((phase, message)) = closed {
+                    s.phase = phase;
+                    s.message = message;
+                    s.draining_ordinal = None;
+                    s.last_transition_time = Some(Time(now));
+                }
                 s.applied = replicas;
             }
             report_condition(ctx, cluster, status, now).await;
-            return Scaled { replicas, draining: false, recheck };
+            return Scaled { replicas, draining: false, recheck, finalize: None };
         }
         Decision::Wait { replicas, reason } => {
             next = begin(&next, source, live_count, target, previous_phase);
@@ -153,14 +166,11 @@ pub async fn scale_data(
             next.target = target;
             match drain::after_poll(ordinal, &report, started, now, timeout) {
                 PollOutcome::Remove => {
-                    if let Ok(api) = &api {
-                        finalize(api.clone(), id);
-                    }
+                    finalize = api.as_ref().ok().map(|api| (api.clone(), id));
                     info!(cluster = %validated.name(), ordinal, node = id, "node drained; removing its pod");
                     next.phase = if ordinal <= target { ScaleDownPhase::Complete } else { ScaleDownPhase::Waiting };
                     next.draining_ordinal = None;
                     next.message = format!("node {id} drained; {name}-{ordinal} removed");
-                    next.applied = ordinal;
                     let note = format!("node {id} drained; removed {name}-{ordinal}");
                     publish(ctx, cluster, EventType::Normal, "NodeRemoved", note).await;
                     ordinal
@@ -180,7 +190,15 @@ pub async fn scale_data(
         Decision::Cancel { ordinal } => {
             let id = node_id(ordinal);
             let cancelled = match &api {
-                Ok(api) => api.cancel_shutdown(id).await.map_err(|e| e.to_string()),
+                Ok(api) => match api.cancel_shutdown(id).await {
+                    Ok(()) => Ok(()),
+                    // Refused, perhaps because it was cancelled already and that was not
+                    // recorded: a node active (or unknown) again has no drain to cancel.
+                    Err(error) => match api.shutdown_status(id).await {
+                        Ok(answer) if !matches!(answer.phase.as_str(), "draining" | "blocked" | "complete") => Ok(()),
+                        _ => Err(error.to_string()),
+                    },
+                },
                 Err(error) => Err(error.clone()),
             };
             match cancelled {
@@ -206,10 +224,37 @@ pub async fn scale_data(
         next.last_transition_time = Some(Time(now));
     }
     next.applied = replicas;
-    let draining = matches!(next.phase, ScaleDownPhase::Draining | ScaleDownPhase::Halted);
+    // The server's words reach status bounded.
+    next.message = truncate_utf8(std::mem::take(&mut next.message), MAX_SERVER_TEXT_BYTES);
+    // A halted drain holds no rollout: the operator has stopped waiting on it.
+    let draining = next.phase == ScaleDownPhase::Draining;
     status.data_scale_down_status = Some(next);
     report_condition(ctx, cluster, status, now).await;
-    Scaled { replicas, draining, recheck }
+    Scaled { replicas, draining, recheck, finalize }
+}
+
+/// The most of a server's or metrics API's text that goes into status.
+const MAX_SERVER_TEXT_BYTES: usize = 1024;
+
+/// The data StatefulSet's replicas as they stand: the cache's, unless it has not yet caught up
+/// with this operator's own last write of them; or, while the StatefulSet is being recreated
+/// around its pods, as many as the highest pod ordinal says. `None` for a new cluster.
+fn live_replicas(ctx: &Context, cluster: &ValidatedCluster, live_set: Option<&StatefulSet>) -> Option<i32> {
+    let key = format!("{}/{}", cluster.namespace(), cluster.name());
+    if let Some(set) = live_set {
+        let cached = set.spec.as_ref().and_then(|s| s.replicas);
+        let version = set.metadata.resource_version.as_deref().and_then(|v| v.parse::<u64>().ok());
+        return match ctx.written_replicas(&key, version) {
+            Some(written) => Some(written),
+            None => cached,
+        };
+    }
+    let pods = ctx.caches.role_pods(cluster.namespace(), cluster.name(), Role::Data);
+    let prefix = format!("{}-", names::role(cluster.name(), Role::Data));
+    pods.iter()
+        .filter_map(|p| p.metadata.name.as_deref()?.strip_prefix(&prefix)?.parse::<i32>().ok())
+        .max()
+        .map(|ordinal| ordinal.saturating_add(1))
 }
 
 /// The status of a scale-down, new or carried on.
@@ -252,16 +297,8 @@ async fn report_condition(ctx: &Context, cluster: &AntflyCluster, status: &mut A
 }
 
 /// Why no new drain may start now: a rollout pending, or a data pod missing or not Ready.
-fn unsettled(ctx: &Context, cluster: &ValidatedCluster, data_set: Option<&StatefulSet>) -> Option<String> {
-    let namespace = cluster.namespace();
-    let views = Role::ALL.map(|role| {
-        let name = names::role(cluster.name(), role);
-        let set = match role {
-            Role::Data => data_set.cloned(),
-            Role::Metadata => ctx.caches.statefulsets.get(&key::<StatefulSet>(namespace, &name)).map(|s| (*s).clone()),
-        };
-        RoleView::observe(role, set.as_ref(), &name, &ctx.caches.role_pods(namespace, cluster.name(), role))
-    });
+fn unsettled(ctx: &Context, cluster: &ValidatedCluster) -> Option<String> {
+    let views = Role::ALL.map(|role| observe(ctx, cluster, role, &[]));
     let [metadata, data] = &views;
     if metadata.update_revision.is_none() || data.update_revision.is_none() {
         return Some("the StatefulSets have not caught up with the spec".into());
@@ -292,7 +329,7 @@ fn antfly_client(ctx: &Context, cluster: &ValidatedCluster) -> Result<antfly_api
 
 /// Finalizes a removed node in the background: the call was seen to hang on a real server,
 /// so it is bounded and nothing waits for it.
-fn finalize(api: antfly_api::Client, id: u64) {
+pub fn finalize(api: antfly_api::Client, id: u64) {
     tokio::spawn(async move {
         if let Err(error) = api.remove_node(id, FINALIZE_TIMEOUT).await {
             warn!(node = id, %error, "finalizing a removed node failed or timed out; its drain had completed");
@@ -325,26 +362,27 @@ async fn autoscale(
     state.current_replicas = current;
     // Never below min or above max, whatever was recommended before the spec changed.
     state.desired_replicas = state.desired_replicas.clamp(min, max);
-    let due = state
-        .last_evaluation_time
-        .as_ref()
-        .is_none_or(|t| now.duration_since(t.0).unsigned_abs() >= ctx.autoscale_interval);
-    let blocked = if state.desired_replicas != current {
+    let key = format!("{}/{}", validated.namespace(), validated.name());
+    let due = ctx.autoscale_due(&key);
+    // A halted drain does not hold the autoscaler: a higher recommendation cancels it.
+    let halted = status.data_scale_down_status.as_ref().is_some_and(|s| s.phase == ScaleDownPhase::Halted);
+    let blocked = if state.desired_replicas != current && !halted {
         Some(format!("scaling {current} → {} is in progress", state.desired_replicas))
     } else {
         unsettled.map(|reason| format!("holding: {reason}"))
     };
-    let mut condition = (true, "Active", String::new());
-    if let Some(reason) = blocked {
+    // Between evaluations the condition stays as the last one left it.
+    let condition = if let Some(reason) = blocked {
         state.blocked_reason = Some(reason.clone());
-        condition = (true, "Holding", reason);
+        Some((true, "Holding", reason))
     } else if due {
-        state.last_evaluation_time = Some(Time(now));
-        match read_utilization(ctx, validated, spec).await {
+        ctx.note_autoscale_evaluation(&key);
+        Some(match read_utilization(ctx, validated, spec).await {
             Err(reason) => {
                 // Missing or partial metrics: no scaling, and say why.
+                let reason = truncate_utf8(reason, MAX_SERVER_TEXT_BYTES);
                 state.blocked_reason = Some(reason.clone());
-                condition = (false, "MetricsUnavailable", reason);
+                (false, "MetricsUnavailable", reason)
             }
             Ok((cpu, memory)) => {
                 state.cpu_utilization_percentage = cpu.map(|v| v.round() as i32);
@@ -368,16 +406,17 @@ async fn autoscale(
                 state.blocked_reason = recommendation.held_back.clone();
                 let message =
                     recommendation.held_back.unwrap_or_else(|| format!("recommends {}", recommendation.desired));
-                condition = (true, "Active", message);
+                (true, "Active", message)
             }
-        }
-    } else if let Some(reason) = &state.blocked_reason {
-        condition = (!reason.contains("metrics"), "Active", reason.clone());
+        })
+    } else {
+        None
+    };
+    if let Some((ok, reason, detail)) = condition {
+        let message =
+            format!("data replicas {current}, recommended {} (min {min}, max {max}); {detail}", state.desired_replicas);
+        status::set_condition(&mut status.conditions, status::AUTO_SCALING, ok, reason, message, generation, now);
     }
-    let (ok, reason, detail) = condition;
-    let message =
-        format!("data replicas {current}, recommended {} (min {min}, max {max}); {detail}", state.desired_replicas);
-    status::set_condition(&mut status.conditions, status::AUTO_SCALING, ok, reason, message, generation, now);
     let target = state.desired_replicas;
     status.auto_scaling_status = Some(state);
     target

@@ -51,8 +51,17 @@ pub struct PodView {
 }
 
 impl PodView {
-    /// The pod's view, or `None` for a pod whose name carries no ordinal of `statefulset`.
+    /// The pod's view, or `None` for a pod `statefulset` does not own: one without its
+    /// controller reference (a pod someone else made, or one orphaned while the StatefulSet is
+    /// recreated), or whose name carries no ordinal of it.
     pub fn from_pod(pod: &Pod, statefulset: &str) -> Option<Self> {
+        let owned =
+            pod.metadata.owner_references.iter().flatten().any(|owner| {
+                owner.controller == Some(true) && owner.kind == "StatefulSet" && owner.name == statefulset
+            });
+        if !owned {
+            return None;
+        }
         let name = pod.metadata.name.clone()?;
         let ordinal = name.strip_prefix(statefulset)?.strip_prefix('-')?.parse().ok()?;
         let status = pod.status.as_ref();
@@ -168,10 +177,15 @@ fn plan_role(view: &RoleView, timeout: Duration, now: Timestamp) -> Step {
     if present < view.replicas {
         return wait(format!("{present} of {} {} pods exist", view.replicas, role.as_str()));
     }
-    // An updated pod that is not serving holds the rollout, and halts it once late.
+    // An updated pod that is not serving holds the rollout, and halts it once late. A Ready pod
+    // whose health check failed only holds it: one slow answer is not a pod that never came
+    // back, and its readiness probe will say so if it is.
     if let Some(pod) = view.pods.iter().find(|p| p.revision.as_ref() == Some(revision) && !p.serving()) {
-        let age = pod.since.map(|since| now.duration_since(since).unsigned_abs());
-        let what = if pod.ready { "has not answered its health check" } else { "is not Ready" };
+        if pod.ready {
+            return wait(format!("updated pod {} has not answered its health check yet", pod.name));
+        }
+        // A clock ahead of ours (the kubelet's) counts as no time passed, never as late.
+        let age = pod.since.map(|since| Duration::try_from(now.duration_since(since)).unwrap_or_default());
         return match age {
             Some(age) if age > timeout => Step::Halted {
                 role,
@@ -179,7 +193,7 @@ fn plan_role(view: &RoleView, timeout: Duration, now: Timestamp) -> Step {
                 // No live age here: the message must stay the same while halted, or each
                 // reconcile would publish a new event.
                 message: format!(
-                    "updated {} pod {} {what} within {}s; the rollout goes no further until the spec changes",
+                    "updated {} pod {} is not Ready within {}s; the rollout goes no further until the spec changes",
                     role.as_str(),
                     pod.name,
                     timeout.as_secs()
@@ -187,7 +201,7 @@ fn plan_role(view: &RoleView, timeout: Duration, now: Timestamp) -> Step {
             },
             _ => Step::Wait {
                 role,
-                reason: format!("updated pod {} {what} yet", pod.name),
+                reason: format!("updated pod {} is not Ready yet", pod.name),
                 deadline: pod.since.and_then(|since| since.checked_add(timeout).ok()),
             },
         };
@@ -200,12 +214,14 @@ fn plan_role(view: &RoleView, timeout: Duration, now: Timestamp) -> Step {
         return restart(role, pod, "outdated and not serving");
     }
     let Some(next) = outdated.iter().max_by_key(|p| p.ordinal) else { return Step::Complete };
+    // The rules above leave every other pod serving by now; this guard says why that matters
+    // and holds should they change.
     let others_serving = view.pods.iter().filter(|p| p.name != next.name && p.serving()).count();
     let others = view.pods.len() - 1;
     let allowed = match role {
         Role::Data => others_serving == others,
-        // A Raft majority of the others keeps the metadata group writable while this one is down.
-        Role::Metadata => others == 0 || others_serving * 2 > others,
+        // The pods still serving while this one restarts must be a Raft majority of the group.
+        Role::Metadata => others == 0 || others_serving * 2 > view.pods.len(),
     };
     if !allowed {
         return wait(format!(

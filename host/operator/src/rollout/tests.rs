@@ -12,6 +12,7 @@ fn now() -> Timestamp {
 
 /// A pod of `role` at `revision`, ready or not, in that state for `age_secs`.
 fn pod(role: Role, ordinal: i32, revision: &str, ready: bool, age_secs: i64) -> PodView {
+    // (Views of pods the StatefulSet owns; `PodView::from_pod` checks the owner.)
     PodView {
         name: format!("c-{}-{ordinal}", role.as_str()),
         uid: format!("uid-{}-{ordinal}", role.as_str()),
@@ -170,10 +171,30 @@ fn progress_is_described_per_role() {
 }
 
 #[test]
+fn a_ready_pod_failing_one_health_check_holds_but_never_halts() {
+    let metadata = role(Role::Metadata, "m", &[("m", true)]);
+    let mut data = role(Role::Data, "d2", &[("d1", true), ("d1", true), ("d2", true)]);
+    data.pods[2].since = Some(now() - SignedDuration::from_secs(86_400));
+    data.pods[2].healthy = Some(false);
+    let step = plan(&data, &metadata, TIMEOUT, now());
+    assert!(matches!(step, Step::Wait { deadline: None, .. }), "{step:?}");
+}
+
+#[test]
+fn a_clock_ahead_of_ours_is_never_late() {
+    let metadata = role(Role::Metadata, "m", &[("m", true)]);
+    let mut data = role(Role::Data, "d2", &[("d1", true), ("d2", false)]);
+    data.pods[1].since = Some(now() + SignedDuration::from_secs(900));
+    assert!(matches!(plan(&data, &metadata, TIMEOUT, now()), Step::Wait { .. }));
+}
+
+#[test]
 fn pod_views_read_ordinal_revision_readiness_and_time() {
     let pod: Pod = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "c-data-12", "uid": "u", "creationTimestamp": "2030-01-01T00:00:00Z",
-                     "labels": {"controller-revision-hash": "c-data-abc"}},
+                     "labels": {"controller-revision-hash": "c-data-abc"},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "c-data",
+                                          "uid": "s", "controller": true}]},
         "status": {"podIP": "10.0.0.5", "conditions": [
             {"type": "Ready", "status": "True", "lastTransitionTime": "2030-01-01T00:01:00Z"}]}
     }))
@@ -184,4 +205,7 @@ fn pod_views_read_ordinal_revision_readiness_and_time() {
     assert_eq!(view.ip.as_deref(), Some("10.0.0.5"));
     assert!(PodView::from_pod(&pod, "c-metadata").is_none(), "another StatefulSet's pod");
     assert!(PodView::from_pod(&pod, "c-dat").is_none(), "a prefix is not a StatefulSet name");
+    let mut stray = pod.clone();
+    stray.metadata.owner_references = None;
+    assert!(PodView::from_pod(&stray, "c-data").is_none(), "a pod the StatefulSet does not own");
 }

@@ -140,7 +140,7 @@ async fn a_stuck_drain_halts_a_hanging_finalize_blocks_nothing_and_a_restart_res
     let condition =
         t.status("d").await.conditions.into_iter().find(|c| c.type_ == "DataScaleDown").expect("DataScaleDown");
     assert_eq!((condition.status.as_str(), condition.reason.as_str()), ("False", "DrainHalted"));
-    assert!(condition.message.contains("node 3 is draining"), "{}", condition.message);
+    assert!(condition.message.contains("node 3 is still not safe to remove"), "{}", condition.message);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(t.data_replicas("d").await, Some(3), "a halted drain never removes the pod");
     assert_eq!(t.pod_uids("d-data").await.get("d-data-2"), Some(&stuck_pod));

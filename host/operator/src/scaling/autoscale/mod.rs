@@ -97,18 +97,15 @@ pub fn recommend(spec: &AutoScalingSpec, replication_factor: i32, observed: &Obs
         observed
             .last_scale
             .filter(|(_, d)| *d == direction || direction == ScaleDirection::Down)
-            .map(|(at, _)| observed.now.duration_since(at).unsigned_abs())
+            // A last scale in the future (a clock jump) counts as just now.
+            .map(|(at, _)| Duration::try_from(observed.now.duration_since(at)).unwrap_or_default())
     };
     let desired = match stepped.cmp(&current) {
         std::cmp::Ordering::Greater => {
             let wait = cooldown(spec.scale_up_cooldown.as_ref(), DEFAULT_SCALE_UP_COOLDOWN);
             match since_last(ScaleDirection::Up) {
                 Some(elapsed) if elapsed < wait => {
-                    held_back = Some(format!(
-                        "scale-up cooldown: {}s of {}s since the last scale-up",
-                        elapsed.as_secs(),
-                        wait.as_secs()
-                    ));
+                    held_back = Some(format!("scale-up cooldown of {}s since the last scale-up", wait.as_secs()));
                     current
                 }
                 _ => stepped,
@@ -118,11 +115,7 @@ pub fn recommend(spec: &AutoScalingSpec, replication_factor: i32, observed: &Obs
             let wait = cooldown(spec.scale_down_cooldown.as_ref(), DEFAULT_SCALE_DOWN_COOLDOWN);
             match since_last(ScaleDirection::Down) {
                 Some(elapsed) if elapsed < wait => {
-                    held_back = Some(format!(
-                        "scale-down cooldown: {}s of {}s since the last scale",
-                        elapsed.as_secs(),
-                        wait.as_secs()
-                    ));
+                    held_back = Some(format!("scale-down cooldown of {}s since the last scale", wait.as_secs()));
                     current
                 }
                 _ => stepped,

@@ -94,7 +94,7 @@ fn cooldowns_hold_a_scale_until_they_have_passed() {
     observed.last_scale = Some((ago(59), ScaleDirection::Up));
     let held = recommend(&spec, 1, &observed);
     assert_eq!(held.desired, 4);
-    assert_eq!(held.held_back.as_deref(), Some("scale-up cooldown: 59s of 60s since the last scale-up"));
+    assert_eq!(held.held_back.as_deref(), Some("scale-up cooldown of 60s since the last scale-up"));
     observed.last_scale = Some((ago(60), ScaleDirection::Up));
     assert_eq!(desired(&spec, &observed), 6, "at exactly the cooldown, it scales");
     // A scale-down waits for its cooldown after a scale in either direction.

@@ -103,12 +103,14 @@ pub fn after_poll(
         },
         DrainReport::Failed(error) => format!("cannot read the drain of node {id}: {error}"),
     };
-    let elapsed = started.map(|s| now.duration_since(s).unsigned_abs()).unwrap_or_default();
+    // A start in the future (a clock jump) counts as no time passed.
+    let elapsed = started.map(|s| Duration::try_from(now.duration_since(s)).unwrap_or_default()).unwrap_or_default();
     if elapsed > timeout {
-        // No live figures in the message: it must not change while halted (one event).
+        // Nothing from the server in the message: it must not change while halted (one event).
         PollOutcome::Halted(format!(
-            "{said}; still not safe to remove after the drain timeout of {}s, so the pod stays; raise the data \
-             replicas back to cancel, or raise spec.dataNodes.drainTimeoutSeconds to wait longer",
+            "node {id} is still not safe to remove after the drain timeout of {}s, so its pod stays; raise the \
+             data replicas (minReplicas with the autoscaler) back to cancel, or raise \
+             spec.dataNodes.drainTimeoutSeconds to wait longer",
             timeout.as_secs()
         ))
     } else {
