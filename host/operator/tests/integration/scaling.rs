@@ -224,3 +224,68 @@ async fn the_autoscaler_follows_real_metrics_within_its_steps() {
     drained.dedup();
     assert_eq!(drained, ["/internal/v1/nodes/5/shutdown", "/internal/v1/nodes/4/shutdown"]);
 }
+
+/// Growing the volumes and scaling down in one edit: the StatefulSet is recreated around its
+/// pods, and the scale-down still drains before any pod goes.
+#[tokio::test]
+async fn a_scale_down_during_storage_growth_still_drains_first() {
+    use k8s_openapi::api::core::v1::PersistentVolume;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    use kube::api::PostParams;
+
+    let t = Day2::start("growdown").await;
+    t.double.add_node(4, DrainScript::completes_after(3));
+    let class: StorageClass = serde_json::from_value(json!({
+        "metadata": {"name": "grows"}, "provisioner": "example.com/pre-provisioned",
+        "allowVolumeExpansion": true, "volumeBindingMode": "Immediate",
+    }))
+    .expect("storage class");
+    kube::Api::<StorageClass>::all(t.admin.clone()).create(&PostParams::default(), &class).await.expect("class");
+    let claims = ["data-g-metadata-0", "data-g-data-0", "data-g-data-1", "data-g-data-2", "data-g-data-3"];
+    for claim in claims {
+        let volume: PersistentVolume = serde_json::from_value(json!({
+            "metadata": {"name": format!("pv-{claim}")},
+            "spec": {"capacity": {"storage": "4Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "grows",
+                     "hostPath": {"path": format!("/tmp/{claim}")},
+                     "claimRef": {"namespace": "growdown", "name": claim}},
+        }))
+        .expect("volume");
+        kube::Api::<PersistentVolume>::all(t.admin.clone()).create(&PostParams::default(), &volume).await.expect("pv");
+    }
+    t.create(
+        "g",
+        json!({"metadataNodes": {"replicas": 1}, "dataNodes": {"replicas": 4},
+               "storage": {"storageClass": "grows", "metadataStorage": "1Gi", "dataStorage": "1Gi"}}),
+    )
+    .await;
+    let pvcs = t.api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>();
+    t.wait_for("g", "every claim bound", || async {
+        let mut bound = 0;
+        for claim in claims {
+            let phase = pvcs.get_opt(claim).await.ok().flatten().and_then(|c| c.status).and_then(|s| s.phase);
+            bound += usize::from(phase.as_deref() == Some("Bound"));
+        }
+        bound == claims.len()
+    })
+    .await;
+    t.wait_rolled_out("g", "the new cluster to run").await;
+    let uid = |set: StatefulSet| set.metadata.uid.unwrap_or_default();
+    let before = uid(t.api::<StatefulSet>().get("g-data").await.expect("sts"));
+
+    t.patch("g", json!({"dataNodes": {"replicas": 3}, "storage": {"dataStorage": "2Gi"}})).await.expect("edit");
+    t.wait_for("g", "g-data-3 removed", || async { t.pod_uids("g-data").await.len() == 3 }).await;
+    // The pod went only after its node's drain completed on the server.
+    let polls = t.calls("GET", "/internal/v1/nodes/4/shutdown");
+    assert!(polls >= 4, "removed after {polls} polls; the drain completes on the 4th");
+    t.wait_for("g", "the StatefulSet recreated at 3 with 2Gi claims", || async {
+        let Ok(Some(set)) = t.api::<StatefulSet>().get_opt("g-data").await else { return false };
+        let size = set.spec.as_ref().and_then(|s| s.volume_claim_templates.as_ref()).and_then(|c| {
+            c[0].spec.as_ref()?.resources.as_ref()?.requests.as_ref()?.get("storage").map(|q| q.0.clone())
+        });
+        set.metadata.uid.as_deref() != Some(before.as_str())
+            && size.as_deref() == Some("2Gi")
+            && set.spec.and_then(|s| s.replicas) == Some(3)
+    })
+    .await;
+    t.wait_rolled_out("g", "the cluster to settle").await;
+}
