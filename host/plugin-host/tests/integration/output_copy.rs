@@ -3,23 +3,33 @@
 //! binary counts the host's allocations to prove it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use antfly_plugin_host::wit::Role;
 use std::time::Duration;
 
 use antfly_plugin_host::{CallErrorKind, HostConfig, Limits, PluginHost, World};
 
-/// Records the largest single allocation made while `RECORDING` is on.
+/// Records the largest single allocation made on a thread while its `RECORDING` is on.
 struct LargestAllocation;
 
-static RECORDING: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    // Per thread: the other tests of this binary run on threads of their own, and what they
+    // allocate meanwhile (compiling a 12 MB component, say) is not this call's. Plugin calls
+    // run on the calling thread.
+    static RECORDING: Cell<bool> = const { Cell::new(false) };
+}
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+fn recording() -> bool {
+    RECORDING.try_with(Cell::get).unwrap_or(false)
+}
 
 #[expect(unsafe_code, reason = "a global allocator is an unsafe trait; this one only forwards to System")]
 unsafe impl GlobalAlloc for LargestAllocation {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if RECORDING.load(Ordering::Relaxed) {
+        if recording() {
             LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
         }
         // SAFETY: forwarded unchanged to the system allocator.
@@ -32,7 +42,7 @@ unsafe impl GlobalAlloc for LargestAllocation {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if RECORDING.load(Ordering::Relaxed) {
+        if recording() {
             LARGEST.fetch_max(new_size, Ordering::Relaxed);
         }
         // SAFETY: forwarded unchanged to the system allocator, which allocated `ptr`.
@@ -57,9 +67,9 @@ fn huge_results_fail_before_the_host_allocates_them() {
     for attack in ["huge-list", "huge-string"] {
         let view = crate::common::cluster(&format!(r#"{{"attack":"{attack}"}}"#));
         LARGEST.store(0, Ordering::Relaxed);
-        RECORDING.store(true, Ordering::Relaxed);
+        RECORDING.set(true);
         let result = plugin.contribute(&view, Role::Data);
-        RECORDING.store(false, Ordering::Relaxed);
+        RECORDING.set(false);
         let error = result.unwrap_err();
         assert!(matches!(error.kind, CallErrorKind::OversizedOutput { size: None, .. }), "{attack}: {error}");
         let largest = LARGEST.load(Ordering::Relaxed);
