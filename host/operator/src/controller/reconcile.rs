@@ -171,7 +171,7 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         ctx.remember_replicas(&key(cluster), scaled.replicas, version);
     }
     // The lower replicas are applied: finalize the drained node, bounded, in the background.
-    if let Some((api, node)) = scaled.finalize.clone() {
+    if let Some((api, node)) = scaled.finalize {
         super::scaling::finalize(api, node);
     }
     let storage_busy = report_storage(ctx, cluster, &mut status, &applied.storage, now).await;

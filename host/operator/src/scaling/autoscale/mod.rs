@@ -100,28 +100,25 @@ pub fn recommend(spec: &AutoScalingSpec, replication_factor: i32, observed: &Obs
             // A last scale in the future (a clock jump) counts as just now.
             .map(|(at, _)| Duration::try_from(observed.now.duration_since(at)).unwrap_or_default())
     };
-    let desired = match stepped.cmp(&current) {
+    // Up waits on the last scale-up; down waits on the last scale either way (no flapping).
+    let cooling = match stepped.cmp(&current) {
         std::cmp::Ordering::Greater => {
-            let wait = cooldown(spec.scale_up_cooldown.as_ref(), DEFAULT_SCALE_UP_COOLDOWN);
-            match since_last(ScaleDirection::Up) {
-                Some(elapsed) if elapsed < wait => {
-                    held_back = Some(format!("scale-up cooldown of {}s since the last scale-up", wait.as_secs()));
-                    current
-                }
-                _ => stepped,
-            }
+            Some((ScaleDirection::Up, cooldown(spec.scale_up_cooldown.as_ref(), DEFAULT_SCALE_UP_COOLDOWN), "scale-up"))
         }
-        std::cmp::Ordering::Less => {
-            let wait = cooldown(spec.scale_down_cooldown.as_ref(), DEFAULT_SCALE_DOWN_COOLDOWN);
-            match since_last(ScaleDirection::Down) {
-                Some(elapsed) if elapsed < wait => {
-                    held_back = Some(format!("scale-down cooldown of {}s since the last scale", wait.as_secs()));
-                    current
-                }
-                _ => stepped,
-            }
+        std::cmp::Ordering::Less => Some((
+            ScaleDirection::Down,
+            cooldown(spec.scale_down_cooldown.as_ref(), DEFAULT_SCALE_DOWN_COOLDOWN),
+            "scale",
+        )),
+        std::cmp::Ordering::Equal => None,
+    };
+    let desired = match cooling {
+        Some((direction, wait, since)) if since_last(direction).is_some_and(|elapsed| elapsed < wait) => {
+            let kind = if direction == ScaleDirection::Up { "scale-up" } else { "scale-down" };
+            held_back = Some(format!("{kind} cooldown of {}s since the last {since}", wait.as_secs()));
+            current
         }
-        std::cmp::Ordering::Equal => current,
+        _ => stepped,
     };
     Recommendation { desired, wanted, held_back }
 }
