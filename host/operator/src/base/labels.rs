@@ -20,6 +20,12 @@ pub fn selector_labels(cluster_name: &str, role: Role) -> BTreeMap<String, Strin
     ])
 }
 
+/// Label selector (`k=v,...`) of one role's pods (and of the claims its StatefulSet makes).
+pub fn role_pod_selector(cluster_name: &str, role: Role) -> String {
+    let labels = selector_labels(cluster_name, role);
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
 /// Label selector (`k=v,...`) of every pod of a cluster.
 pub fn cluster_pod_selector(cluster_name: &str) -> String {
     format!("{LABEL_NAME}={APP_NAME},{LABEL_INSTANCE}={cluster_name}")

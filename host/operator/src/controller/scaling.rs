@@ -447,11 +447,7 @@ async fn read_utilization(
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .filter_map(|p| p.metadata.name.clone())
         .collect();
-    let selector = labels::selector_labels(cluster.name(), Role::Data)
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let selector = labels::role_pod_selector(cluster.name(), Role::Data);
     let path = format!(
         "/apis/metrics.k8s.io/v1beta1/namespaces/{}/pods?labelSelector={}",
         cluster.namespace(),

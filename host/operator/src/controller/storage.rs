@@ -21,7 +21,7 @@ use tracing::info;
 use super::context::Context;
 use super::error::ReconcileError;
 use crate::base::Role;
-use crate::base::labels::selector_labels;
+use crate::base::labels::role_pod_selector;
 use crate::base::names;
 use crate::validate::ValidatedCluster;
 use crate::validate::syntax::quantity_value;
@@ -119,9 +119,8 @@ async fn expand_claims(
     size: &str,
 ) -> Result<Vec<String>, ReconcileError> {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), cluster.namespace());
-    let selector = selector_labels(cluster.name(), role).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
     let listed = claims
-        .list(&ListParams::default().labels(&selector.join(",")))
+        .list(&ListParams::default().labels(&role_pod_selector(cluster.name(), role)))
         .await
         .map_err(|source| ReconcileError::List { kind: "PersistentVolumeClaim", source })?;
     let prefix = format!("{}-{}-", names::DATA_VOLUME, names::role(cluster.name(), role));
