@@ -96,6 +96,40 @@ fn process_usage(pid: u32) -> (u64, u64, f64) {
     (kib("VmHWM:"), kib("VmRSS:"), cpu)
 }
 
+/// Where a process's resident memory is: anonymous (heap, stacks, plugin memories) against
+/// file-backed (the binary's touched pages, mapped plugin artifacts), and the largest mappings.
+fn memory_breakdown(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map_or("?", str::trim).to_owned();
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut mappings: Vec<(u64, String)> = Vec::new();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        if let Some(rss) = line.strip_prefix("Rss:") {
+            let kib = rss.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+            mappings.push((kib, current.clone()));
+        } else if line.split_whitespace().next().is_some_and(|first| first.contains('-') && !first.ends_with(':')) {
+            // "start-end perms offset dev inode [path]"
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let path = fields.get(5).map_or("[anon]", |p| p.rsplit('/').next().unwrap_or(p));
+            current = format!("{} {path}", fields.get(1).unwrap_or(&""));
+        }
+    }
+    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    for (kib, name) in mappings {
+        *by_name.entry(name).or_default() += kib;
+    }
+    let mut largest: Vec<_> = by_name.into_iter().filter(|(_, kib)| *kib >= 512).collect();
+    largest.sort_by_key(|(_, kib)| std::cmp::Reverse(*kib));
+    let largest: Vec<String> = largest.iter().map(|(name, kib)| format!("{name} {kib} KiB")).collect();
+    format!(
+        "RssAnon {}, RssFile {}; mappings of 512 KiB or more: {}",
+        field("RssAnon:"),
+        field("RssFile:"),
+        largest.join(", ")
+    )
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
@@ -187,6 +221,36 @@ where
     started.elapsed()
 }
 
+/// Waits until `expected` objects of `api` pass `done`, by watching: polling with lists would
+/// load the API server whose throughput this measures (a list of 2,000 StatefulSets every
+/// 100 ms costs it more CPU than the operator's whole write load).
+async fn watch_until<K>(what: &str, api: Api<K>, expected: usize, done: impl Fn(&K) -> bool) -> Instant
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    use kube::runtime::{WatchStreamExt, watcher};
+    let mut passed = std::collections::BTreeSet::new();
+    let events = watcher(api, watcher::Config::default()).applied_objects();
+    let mut events = std::pin::pin!(events);
+    let timeout = Duration::from_secs(600);
+    let started = Instant::now();
+    while passed.len() < expected {
+        let left = timeout.checked_sub(started.elapsed()).unwrap_or_default();
+        let object = match tokio::time::timeout(left, events.next()).await {
+            Ok(Some(Ok(object))) => object,
+            Ok(Some(Err(error))) => panic!("watching for {what}: {error}"),
+            Ok(None) | Err(_) => panic!("timed out after {timeout:?} waiting for {what}"),
+        };
+        let name = object.meta().name.clone().unwrap_or_default();
+        if done(&object) {
+            passed.insert(name);
+        } else {
+            passed.remove(&name);
+        }
+    }
+    Instant::now()
+}
+
 #[tokio::main]
 async fn main() {
     let clusters = env_number("ANTFLY_SCALE_CLUSTERS", 100) as usize;
@@ -255,6 +319,8 @@ async fn main() {
         baseline_hwm
     );
 
+    println!("  memory before any cluster: {}", memory_breakdown(pid));
+
     let per_cluster = children_per_cluster();
     let children: usize = per_cluster.values().sum();
     let floor = clusters * (children + 1);
@@ -273,43 +339,21 @@ async fn main() {
         .await
         .expect("create clusters");
     let created_in = created.elapsed();
-    let kinds: Vec<(ApiResource, usize)> = per_cluster
-        .iter()
-        .map(|((api_version, kind), count)| {
-            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-            let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-            (ApiResource::from_gvk(&gvk), count * clusters)
-        })
-        .collect();
-    wait_until("every child", Duration::from_secs(600), || {
-        let admin = admin.clone();
-        let kinds = kinds.clone();
-        async move {
-            for (resource, expected) in &kinds {
-                let api: Api<DynamicObject> = Api::namespaced_with(admin.clone(), NAMESPACE, resource);
-                match api.list_metadata(&ListParams::default()).await {
-                    Ok(list) if list.items.len() >= *expected => {}
-                    _ => return false,
-                }
-            }
-            true
-        }
-    })
-    .await;
-    let children_exist = created.elapsed();
-    wait_until("every status", Duration::from_secs(600), || {
-        let api = cluster_api.clone();
-        async move {
-            api.list(&ListParams::default()).await.is_ok_and(|l| {
-                l.items.iter().filter(|c| c.status.as_ref().and_then(|s| s.observed_generation).is_some()).count()
-                    == clusters
-            })
-        }
-    })
-    .await;
-    let converged = created.elapsed();
+    let child_watches = per_cluster.iter().map(|((api_version, kind), count)| {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let resource = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, kind));
+        let api: Api<DynamicObject> = Api::namespaced_with(admin.clone(), NAMESPACE, &resource);
+        watch_until(kind, api, count * clusters, |_| true)
+    });
+    let statuses = watch_until("every status", cluster_api.clone(), clusters, |c: &AntflyCluster| {
+        c.status.as_ref().and_then(|s| s.observed_generation).is_some()
+    });
+    let (children_done, converged_at) = futures::join!(futures::future::join_all(child_watches), statuses);
+    let children_exist = children_done.into_iter().max().expect("a minimal cluster has children") - created;
+    let converged = converged_at - created;
     tokio::time::sleep(AUDIT_SETTLE).await;
     let (hwm_converged, rss_converged, cpu_converged) = process_usage(pid);
+    let memory_converged = memory_breakdown(pid);
     let mark_converged = cp.audit_requests().expect("audit log").len();
 
     // A spec change for every cluster: a new image, which reaches both StatefulSets.
@@ -327,25 +371,14 @@ async fn main() {
         .await
         .expect("patch clusters");
     let statefulsets: Api<StatefulSet> = Api::namespaced(admin.clone(), NAMESPACE);
-    wait_until("every StatefulSet updated", Duration::from_secs(600), || {
-        let api = statefulsets.clone();
-        async move {
-            api.list(&ListParams::default()).await.is_ok_and(|l| {
-                l.items
-                    .iter()
-                    .filter(|s| {
-                        s.spec
-                            .as_ref()
-                            .and_then(|s| s.template.spec.as_ref())
-                            .is_some_and(|p| p.containers.iter().any(|c| c.image.as_deref() == Some(UPDATED_IMAGE)))
-                    })
-                    .count()
-                    == 2 * clusters
-            })
-        }
+    let updated_at = watch_until("every StatefulSet updated", statefulsets, 2 * clusters, |s: &StatefulSet| {
+        s.spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .is_some_and(|p| p.containers.iter().any(|c| c.image.as_deref() == Some(UPDATED_IMAGE)))
     })
     .await;
-    let update_time = updated.elapsed();
+    let update_time = updated_at - updated;
     tokio::time::sleep(AUDIT_SETTLE).await;
     let mark_updated = cp.audit_requests().expect("audit log").len();
 
@@ -362,6 +395,7 @@ async fn main() {
         "operator RSS: baseline {} KiB; {} KiB converged; peak (VmHWM) {} KiB at convergence, {} KiB at the end; now {} KiB",
         baseline_rss, rss_converged, hwm_converged, hwm, rss
     );
+    println!("  memory at convergence: {memory_converged}");
     println!(
         "per cluster: {:.1} KiB of RSS above the baseline",
         (rss_converged.saturating_sub(baseline_rss)) as f64 / clusters as f64

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::cache::key;
+use super::compact::Compact;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::storage::{self, StorageOutcome};
@@ -99,8 +100,8 @@ pub async fn apply_all(
     }
     if rollout == Rollout::Proceed {
         for (role, desired) in [(Role::Metadata, metadata_statefulset), (Role::Data, data_statefulset)] {
-            let live = statefulsets.cached(&names::role(name, role));
-            let (desired, outcome) = storage::reconcile_volumes(ctx, cluster, role, desired, live.as_deref()).await?;
+            let live = statefulsets.cached(&names::role(name, role))?;
+            let (desired, outcome) = storage::reconcile_volumes(ctx, cluster, role, desired, live.as_ref()).await?;
             applied.storage.push(outcome);
             if let Some(desired) = desired
                 && let Some(written) = statefulsets.apply(ctx, desired).await?
@@ -128,7 +129,7 @@ fn desired_hash<K: Serialize>(kind: &'static str, object: &K) -> Result<String, 
 /// One kind of child in one namespace: its API and its cache.
 struct Child<'a, K: Resource<DynamicType = ()> + 'static> {
     api: Api<K>,
-    cache: &'a Store<K>,
+    cache: &'a Store<Compact<K>>,
     namespace: &'a str,
     kind: &'static str,
 }
@@ -142,12 +143,13 @@ where
         + Debug
         + 'static,
 {
-    fn new(client: &Client, namespace: &'a str, cache: &'a Store<K>, kind: &'static str) -> Self {
+    fn new(client: &Client, namespace: &'a str, cache: &'a Store<Compact<K>>, kind: &'static str) -> Self {
         Self { api: Api::namespaced(client.clone(), namespace), cache, namespace, kind }
     }
 
-    fn cached(&self, name: &str) -> Option<std::sync::Arc<K>> {
-        self.cache.get(&key(self.namespace, name))
+    /// The live object, decoded, if the cache holds it.
+    fn cached(&self, name: &str) -> Result<Option<K>, ReconcileError> {
+        Ok(self.cache.get(&key(self.namespace, name)).map(|live| live.decode()).transpose()?)
     }
 
     /// Apply `desired` unless the cached live object already carries its hash; the written
@@ -165,8 +167,7 @@ where
             // changed the live one since.
             let desired_json =
                 serde_json::to_value(&desired).map_err(|e| ReconcileError::Serialise(kind, e.to_string()))?;
-            let live_json =
-                serde_json::to_value(&**live).map_err(|e| ReconcileError::Serialise(kind, e.to_string()))?;
+            let live_json = live.to_value()?;
             let Some(path) = first_drift(&desired_json, &live_json) else {
                 ctx.forget_drift(&object);
                 return Ok(None);

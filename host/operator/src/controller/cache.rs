@@ -2,9 +2,10 @@
 //! never from the API server, so a reconcile that changes nothing sends no request. The same
 //! watches trigger reconciles of the owning cluster.
 //!
-//! Cached objects are trimmed to what the operator reads: no `managedFields` anywhere, and
-//! pods keep only their metadata, container names and images (sidecar detection), and their
-//! phase, IP and Ready condition (rollouts).
+//! Cached objects are trimmed to what the operator reads: no `managedFields` anywhere; the
+//! children the cluster owns are held [`Compact`], decoded when read; and pods keep only their
+//! metadata, container names and images (sidecar detection), and their phase, IP and Ready
+//! condition (rollouts).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -23,6 +24,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
+use super::compact::{Compact, DecodeError};
 use crate::api::{AntflyBackup, AntflyRestore};
 use crate::base::Role;
 use crate::base::labels::{APP_NAME, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
@@ -35,11 +37,11 @@ const FIRST_LIST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The caches reconciles read.
 #[derive(Clone)]
 pub struct Caches {
-    pub config_maps: Store<ConfigMap>,
-    pub service_accounts: Store<ServiceAccount>,
-    pub services: Store<Service>,
-    pub statefulsets: Store<StatefulSet>,
-    pub pdbs: Store<PodDisruptionBudget>,
+    pub config_maps: Store<Compact<ConfigMap>>,
+    pub service_accounts: Store<Compact<ServiceAccount>>,
+    pub services: Store<Compact<Service>>,
+    pub statefulsets: Store<Compact<StatefulSet>>,
+    pub pdbs: Store<Compact<PodDisruptionBudget>>,
     pub pods: Store<Pod>,
     /// Backup and restore Jobs.
     pub jobs: Store<Job>,
@@ -49,11 +51,11 @@ pub struct Caches {
 
 /// The change streams that trigger reconciles, one per cached kind.
 pub struct Triggers {
-    pub config_maps: ReflectHandle<ConfigMap>,
-    pub service_accounts: ReflectHandle<ServiceAccount>,
-    pub services: ReflectHandle<Service>,
-    pub statefulsets: ReflectHandle<StatefulSet>,
-    pub pdbs: ReflectHandle<PodDisruptionBudget>,
+    pub config_maps: ReflectHandle<Compact<ConfigMap>>,
+    pub service_accounts: ReflectHandle<Compact<ServiceAccount>>,
+    pub services: ReflectHandle<Compact<Service>>,
+    pub statefulsets: ReflectHandle<Compact<StatefulSet>>,
+    pub pdbs: ReflectHandle<Compact<PodDisruptionBudget>>,
     pub pods: ReflectHandle<Pod>,
     pub jobs: ReflectHandle<Job>,
     pub backups: ReflectHandle<AntflyBackup>,
@@ -71,8 +73,7 @@ pub fn start(client: &Client, namespace: Option<&str>) -> (Caches, Triggers, Vec
     let (config_maps, config_map_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (service_accounts, account_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (services, service_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
-    let (statefulsets, statefulset_changes) =
-        cached(client, namespace, owned.clone(), trim_statefulset, &mut reflectors);
+    let (statefulsets, statefulset_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (pdbs, pdb_changes) = cached(client, namespace, owned.clone(), trim, &mut reflectors);
     let (jobs, job_changes) = cached(client, namespace, owned, trim, &mut reflectors);
     let everything = watcher::Config::default();
@@ -141,42 +142,6 @@ pub fn trim<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
-/// StatefulSets lose what the API server defaults and the operator neither sets nor reads:
-/// the drift check walks only the fields the operator sets, so dropping the others changes
-/// no verdict, and each cached copy is smaller.
-pub fn trim_statefulset(statefulset: &mut StatefulSet) {
-    trim(statefulset);
-    let Some(spec) = statefulset.spec.as_mut() else { return };
-    spec.revision_history_limit = None;
-    for claim in spec.volume_claim_templates.iter_mut().flatten() {
-        claim.status = None;
-        if let Some(claim_spec) = claim.spec.as_mut() {
-            claim_spec.volume_mode = None;
-        }
-    }
-    let Some(pod) = spec.template.spec.as_mut() else { return };
-    pod.dns_policy = None;
-    pod.restart_policy = None;
-    pod.scheduler_name = None;
-    if pod.security_context.as_ref().is_some_and(|c| *c == Default::default()) {
-        pod.security_context = None;
-    }
-    for container in pod.containers.iter_mut().chain(pod.init_containers.iter_mut().flatten()) {
-        container.termination_message_path = None;
-        container.termination_message_policy = None;
-        for probe in [&mut container.startup_probe, &mut container.liveness_probe, &mut container.readiness_probe]
-            .into_iter()
-            .flatten()
-        {
-            probe.success_threshold = None;
-            probe.timeout_seconds = None;
-            if let Some(get) = probe.http_get.as_mut() {
-                get.scheme = None;
-            }
-        }
-    }
-}
-
 /// Pods keep only what sidecar detection and rollouts read.
 fn trim_pod(pod: &mut Pod) {
     trim(pod);
@@ -221,6 +186,11 @@ impl Caches {
         }
     }
 
+    /// One role's StatefulSet, decoded, if the cache holds it.
+    pub fn statefulset(&self, namespace: &str, name: &str) -> Result<Option<StatefulSet>, DecodeError> {
+        self.statefulsets.get(&key(namespace, name)).map(|cached| cached.decode()).transpose()
+    }
+
     /// The pods of one cluster that are not being deleted.
     pub fn cluster_pods(&self, namespace: &str, cluster: &str) -> Vec<Pod> {
         self.pods_where(namespace, cluster, |pod| pod.metadata.deletion_timestamp.is_none())
@@ -248,59 +218,4 @@ impl Caches {
 /// The cache key of `name` in `namespace`.
 pub fn key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> ObjectRef<K> {
     ObjectRef::new(name).within(namespace)
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-    use crate::build::drift::first_drift;
-
-    /// A built StatefulSet as the API server stores it: with the fields it defaults.
-    fn as_stored(built: &StatefulSet) -> StatefulSet {
-        let mut stored = serde_json::to_value(built).expect("json");
-        stored["spec"]["revisionHistoryLimit"] = json!(10);
-        let pod = &mut stored["spec"]["template"]["spec"];
-        pod["dnsPolicy"] = json!("ClusterFirst");
-        pod["restartPolicy"] = json!("Always");
-        pod["schedulerName"] = json!("default-scheduler");
-        pod["securityContext"] = json!({});
-        let container = &mut pod["containers"][0];
-        container["terminationMessagePath"] = json!("/dev/termination-log");
-        container["terminationMessagePolicy"] = json!("File");
-        container["readinessProbe"]["successThreshold"] = json!(1);
-        container["readinessProbe"]["timeoutSeconds"] = json!(1);
-        container["readinessProbe"]["httpGet"]["scheme"] = json!("HTTP");
-        stored["spec"]["volumeClaimTemplates"][0]["spec"]["volumeMode"] = json!("Filesystem");
-        stored["spec"]["volumeClaimTemplates"][0]["status"] = json!({"phase": "Pending"});
-        serde_json::from_value(stored).expect("a StatefulSet")
-    }
-
-    #[test]
-    fn trimming_a_statefulset_drops_only_what_no_drift_check_reads() {
-        let built = crate::render::desired(
-            &crate::render::parse_cluster(crate::render::EMBEDDED_DEFAULT).expect("parses"),
-            &[],
-            &crate::compose::NoPlugins,
-        )
-        .expect("builds")
-        .resources
-        .data_statefulset;
-        let mut cached = as_stored(&built);
-        let before = serde_json::to_vec(&cached).expect("json").len();
-        trim_statefulset(&mut cached);
-        assert!(serde_json::to_vec(&cached).expect("json").len() < before, "smaller");
-        let desired = serde_json::to_value(&built).expect("json");
-        assert_eq!(first_drift(&desired, &serde_json::to_value(&cached).expect("json")), None);
-
-        // A real drift survives the trim.
-        let mut scaled = as_stored(&built);
-        scaled.spec.as_mut().expect("spec").replicas = Some(7);
-        trim_statefulset(&mut scaled);
-        assert_eq!(
-            first_drift(&desired, &serde_json::to_value(&scaled).expect("json")).as_deref(),
-            Some("spec.replicas")
-        );
-    }
 }

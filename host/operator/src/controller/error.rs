@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::compact::DecodeError;
 use crate::compose::ExtensionError;
 use crate::pipeline::PipelineError;
 
@@ -27,6 +28,8 @@ pub enum ReconcileError {
     Serialise(&'static str, String),
     #[error("not the leader; refusing to write")]
     NotLeader,
+    #[error(transparent)]
+    Cache(#[from] DecodeError),
 }
 
 impl ReconcileError {
@@ -40,7 +43,7 @@ impl ReconcileError {
             ReconcileError::Apply { .. } | ReconcileError::Delete { .. } => "apply",
             ReconcileError::List { .. } => "observe",
             ReconcileError::WriteStatus(_) | ReconcileError::Finalizer(_) => "status",
-            ReconcileError::Serialise(..) => "internal",
+            ReconcileError::Serialise(..) | ReconcileError::Cache(_) => "internal",
             ReconcileError::NotLeader => "leadership",
         }
     }

@@ -7,6 +7,7 @@ mod apply;
 mod backups;
 pub mod cache;
 pub mod clock;
+pub mod compact;
 mod context;
 mod error;
 mod finalizer;

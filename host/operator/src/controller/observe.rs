@@ -1,9 +1,6 @@
 //! The observe step, from the caches: how many pods of each role are ready, and how many carry
 //! the mesh sidecar.
 
-use k8s_openapi::api::apps::v1::StatefulSet;
-
-use super::cache::key;
 use super::context::Context;
 use super::error::ReconcileError;
 use crate::base::{CONTAINER_NAME, Role, names};
@@ -11,14 +8,18 @@ use crate::status::{self, RoleReadiness, SidecarCount};
 use crate::validate::ValidatedCluster;
 
 /// Ready pods of one role's StatefulSet against the `desired` count, from the cache.
-pub fn readiness(ctx: &Context, cluster: &ValidatedCluster, role: Role, desired: i32) -> RoleReadiness {
-    let live =
-        ctx.caches.statefulsets.get(&key::<StatefulSet>(cluster.namespace(), &names::role(cluster.name(), role)));
-    RoleReadiness {
+pub fn readiness(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    role: Role,
+    desired: i32,
+) -> Result<RoleReadiness, ReconcileError> {
+    let live = ctx.caches.statefulset(cluster.namespace(), &names::role(cluster.name(), role))?;
+    Ok(RoleReadiness {
         desired,
         exists: live.is_some(),
-        ready: live.and_then(|s| s.status.as_ref().and_then(|s| s.ready_replicas)).unwrap_or(0),
-    }
+        ready: live.and_then(|s| s.status.and_then(|s| s.ready_replicas)).unwrap_or(0),
+    })
 }
 
 /// Live pods of the cluster and how many carry the sidecar; the mesh profile plugin decides

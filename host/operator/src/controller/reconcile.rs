@@ -159,7 +159,7 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
         return Ok(Action::requeue(PARTIAL_MESH_RECHECK));
     }
 
-    let scaled = scale_data(ctx, cluster, &validated, &mut status, now).await;
+    let scaled = scale_data(ctx, cluster, &validated, &mut status, now).await?;
     if let Some(spec) = resources.data_statefulset.spec.as_mut() {
         spec.replicas = Some(scaled.replicas);
     }
@@ -185,8 +185,8 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     };
     report_rollout(ctx, cluster, &mut status, &rollout, now).await;
 
-    let metadata = readiness(ctx, &validated, Role::Metadata, validated.spec().metadata_nodes.replicas);
-    let data = readiness(ctx, &validated, Role::Data, scaled.replicas);
+    let metadata = readiness(ctx, &validated, Role::Metadata, validated.spec().metadata_nodes.replicas)?;
+    let data = readiness(ctx, &validated, Role::Data, scaled.replicas)?;
     let previous_phase = cluster.status.as_ref().and_then(|s| s.phase);
     status.phase = Some(status::phase(previous_phase, metadata, data));
     status.metadata_nodes_ready = metadata.ready;

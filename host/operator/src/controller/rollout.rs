@@ -10,7 +10,6 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Preconditions};
 use tracing::info;
 
-use super::cache::key;
 use super::context::Context;
 use super::error::ReconcileError;
 use crate::base::{Role, names};
@@ -48,8 +47,8 @@ pub async fn advance(
     draining: bool,
     now: Timestamp,
 ) -> Result<RolloutState, ReconcileError> {
-    let mut data = observe(ctx, cluster, Role::Data, applied);
-    let mut metadata = observe(ctx, cluster, Role::Metadata, applied);
+    let mut data = observe(ctx, cluster, Role::Data, applied)?;
+    let mut metadata = observe(ctx, cluster, Role::Metadata, applied)?;
     let timeout = pod_ready_timeout(cluster);
     let mut step = plan(&data, &metadata, timeout, now);
     if draining && let Step::Restart { role, .. } = &step {
@@ -85,14 +84,19 @@ fn is_serving(view: &RoleView, pod: &str) -> bool {
 }
 
 /// One role as it stands: `applied` (StatefulSets this reconcile wrote) before the cache.
-pub fn observe(ctx: &Context, cluster: &ValidatedCluster, role: Role, applied: &[StatefulSet]) -> RoleView {
+pub fn observe(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    role: Role,
+    applied: &[StatefulSet],
+) -> Result<RoleView, ReconcileError> {
     let name = names::role(cluster.name(), role);
-    let statefulset =
-        applied.iter().find(|s| s.metadata.name.as_deref() == Some(name.as_str())).cloned().or_else(|| {
-            ctx.caches.statefulsets.get(&key::<StatefulSet>(cluster.namespace(), &name)).map(|s| (*s).clone())
-        });
+    let statefulset = match applied.iter().find(|s| s.metadata.name.as_deref() == Some(name.as_str())) {
+        Some(written) => Some(written.clone()),
+        None => ctx.caches.statefulset(cluster.namespace(), &name)?,
+    };
     let pods = ctx.caches.role_pods(cluster.namespace(), cluster.name(), role);
-    RoleView::observe(role, statefulset.as_ref(), &name, &pods)
+    Ok(RoleView::observe(role, statefulset.as_ref(), &name, &pods))
 }
 
 /// Asks each updated, Ready pod of the role for `/readyz`, concurrently and bounded in time.

@@ -221,11 +221,7 @@ pub async fn prepare(
     let namespace = cluster.namespace().unwrap_or_default();
     for role in Role::ALL {
         let name = names::role(&cluster.name_any(), role);
-        let rolled = ctx
-            .caches
-            .statefulsets
-            .get(&key::<StatefulSet>(&namespace, &name))
-            .is_some_and(|sts| carries(&sts, &needed));
+        let rolled = ctx.caches.statefulset(&namespace, &name)?.is_some_and(|sts| carries(&sts, &needed));
         if !rolled {
             return Ok(Err(DestinationWait::RollingOut(format!(
                 "waiting for the {name} pods to carry the environment of {} (a rolling update)",

@@ -11,8 +11,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
-use super::cache::key;
 use super::context::Context;
+use super::error::ReconcileError;
 use super::rollout::observe;
 use super::update_status::{publish, warn_condition};
 use crate::api::{
@@ -52,11 +52,11 @@ pub async fn scale_data(
     validated: &ValidatedCluster,
     status: &mut AntflyClusterStatus,
     now: Timestamp,
-) -> Scaled {
+) -> Result<Scaled, ReconcileError> {
     let name = names::role(validated.name(), Role::Data);
-    let live_set = ctx.caches.statefulsets.get(&key::<StatefulSet>(validated.namespace(), &name));
-    let live = live_replicas(ctx, validated, live_set.as_deref());
-    let unsettled = unsettled(ctx, validated);
+    let live_set = ctx.caches.statefulset(validated.namespace(), &name)?;
+    let live = live_replicas(ctx, validated, live_set.as_ref());
+    let unsettled = unsettled(ctx, validated)?;
     let autoscaling = validated.spec().data_nodes.auto_scaling.as_ref().filter(|a| a.enabled);
     let (target, source, mut recheck) = match autoscaling {
         Some(spec) => {
@@ -106,7 +106,7 @@ pub async fn scale_data(
                 s.applied = replicas;
             }
             report_condition(ctx, cluster, status, now).await;
-            return Scaled { replicas, draining: false, recheck, finalize: None };
+            return Ok(Scaled { replicas, draining: false, recheck, finalize: None });
         }
         Decision::Wait { replicas, reason } => {
             next = begin(&next, source, live_count, target, previous_phase);
@@ -230,7 +230,7 @@ pub async fn scale_data(
     let draining = next.phase == ScaleDownPhase::Draining;
     status.data_scale_down_status = Some(next);
     report_condition(ctx, cluster, status, now).await;
-    Scaled { replicas, draining, recheck, finalize }
+    Ok(Scaled { replicas, draining, recheck, finalize })
 }
 
 /// The most of a server's or metrics API's text that goes into status.
@@ -297,18 +297,18 @@ async fn report_condition(ctx: &Context, cluster: &AntflyCluster, status: &mut A
 }
 
 /// Why no new drain may start now: a rollout pending, or a data pod missing or not Ready.
-fn unsettled(ctx: &Context, cluster: &ValidatedCluster) -> Option<String> {
-    let views = Role::ALL.map(|role| observe(ctx, cluster, role, &[]));
+fn unsettled(ctx: &Context, cluster: &ValidatedCluster) -> Result<Option<String>, ReconcileError> {
+    let views = [observe(ctx, cluster, Role::Metadata, &[])?, observe(ctx, cluster, Role::Data, &[])?];
     let [metadata, data] = &views;
     if metadata.update_revision.is_none() || data.update_revision.is_none() {
-        return Some("the StatefulSets have not caught up with the spec".into());
+        return Ok(Some("the StatefulSets have not caught up with the spec".into()));
     }
     if views.iter().any(|v| v.updated() < i32::try_from(v.pods.len()).unwrap_or(i32::MAX)) {
-        return Some("a rollout is in progress".into());
+        return Ok(Some("a rollout is in progress".into()));
     }
     let ready = data.pods.iter().filter(|p| p.ready && !p.terminating).count();
     let present = i32::try_from(ready).unwrap_or(i32::MAX);
-    (present < data.replicas).then(|| format!("{present} of {} data pods are Ready", data.replicas))
+    Ok((present < data.replicas).then(|| format!("{present} of {} data pods are Ready", data.replicas)))
 }
 
 /// The Antfly API of the cluster: its metadata Service, or the operator's override (tests).
