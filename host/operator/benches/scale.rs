@@ -20,7 +20,8 @@
 //! `ANTFLY_SCALE_STEADY_SECONDS` sets the steady-state window (default 60);
 //! `ANTFLY_SCALE_PLUGINS` the number of third-party plugins in `--plugin-dir` (default 20):
 //! the operator starts once with a cold compile cache (reported), then again, warm, for the
-//! run; `ANTFLY_OPERATOR_BIN` another operator binary.
+//! run; `ANTFLY_OPERATOR_BIN` another operator binary; `ANTFLY_SCALE_APISERVER_PROFILE` a file
+//! for the API server's CPU profile over the first 15 s of convergence (`go tool pprof -top`).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -327,6 +328,17 @@ async fn main() {
     tokio::time::sleep(AUDIT_SETTLE).await;
     let mark_start = cp.audit_requests().expect("audit log").len();
 
+    let apiserver_profile = std::env::var_os("ANTFLY_SCALE_APISERVER_PROFILE").map(|path| {
+        let admin_config = cp.kubeconfig_for_user("scale-bench-admin", &["system:masters"]).expect("kubeconfig");
+        let output = std::fs::File::create(&path).expect("profile file");
+        Command::new("kubectl")
+            .args(["get", "--raw", "/debug/pprof/profile?seconds=15", "--kubeconfig"])
+            .arg(admin_config)
+            .stdout(output)
+            .spawn()
+            .expect("kubectl")
+    });
+
     // Create every cluster at once (as fast as 32 concurrent clients can).
     let created = Instant::now();
     futures::stream::iter(0..clusters)
@@ -351,6 +363,9 @@ async fn main() {
     let (children_done, converged_at) = futures::join!(futures::future::join_all(child_watches), statuses);
     let children_exist = children_done.into_iter().max().expect("a minimal cluster has children") - created;
     let converged = converged_at - created;
+    if let Some(mut profile) = apiserver_profile {
+        let _ = profile.wait();
+    }
     tokio::time::sleep(AUDIT_SETTLE).await;
     let (hwm_converged, rss_converged, cpu_converged) = process_usage(pid);
     let memory_converged = memory_breakdown(pid);

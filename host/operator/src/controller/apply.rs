@@ -160,15 +160,15 @@ where
         let hash = desired_hash(kind, &desired)?;
         let live = self.cache.get(&key(self.namespace, &name));
         let object = format!("{kind}/{}/{name}", self.namespace);
-        if let Some(live) = &live
-            && live.annotations().get(APPLIED_HASH_ANNOTATION) == Some(&hash)
+        let live = live.map(|live| live.to_value()).transpose()?;
+        if let Some(live_json) = &live
+            && live_json["metadata"]["annotations"][APPLIED_HASH_ANNOTATION].as_str() == Some(hash.as_str())
         {
             // The hash says the desired object is unchanged; the fields say whether someone
             // changed the live one since.
             let desired_json =
                 serde_json::to_value(&desired).map_err(|e| ReconcileError::Serialise(kind, e.to_string()))?;
-            let live_json = live.to_value()?;
-            let Some(path) = first_drift(&desired_json, &live_json) else {
+            let Some(path) = first_drift(&desired_json, live_json) else {
                 ctx.forget_drift(&object);
                 return Ok(None);
             };
@@ -194,7 +194,7 @@ where
     /// Delete an object the cluster no longer wants (a disabled PDB, say), if this cluster
     /// made it and the cache holds it.
     async fn delete_if_ours(&self, ctx: &Context, name: &str, cluster: &str) -> Result<(), ReconcileError> {
-        let Some(live) = self.cache.get(&key(self.namespace, name)) else { return Ok(()) };
+        let Some(live) = self.cached(name)? else { return Ok(()) };
         let labels = live.labels();
         let ours = labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGER)
             && labels.get(LABEL_INSTANCE).map(String::as_str) == Some(cluster);

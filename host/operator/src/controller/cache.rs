@@ -29,8 +29,9 @@ use crate::api::{AntflyBackup, AntflyRestore};
 use crate::base::Role;
 use crate::base::labels::{APP_NAME, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
 
-/// How many changes a subscriber may lag behind before the reflector waits for it.
-const SUBSCRIBER_BUFFER: usize = 1024;
+/// How many changes a subscriber may lag behind before the reflector waits for it. Each slot
+/// is preallocated (about 110 bytes) for each of the nine caches.
+const SUBSCRIBER_BUFFER: usize = 256;
 /// How long to wait for the first full list of every kind before reconciling anyway.
 const FIRST_LIST_TIMEOUT: Duration = Duration::from_secs(30);
 

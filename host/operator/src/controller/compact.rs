@@ -1,9 +1,10 @@
-//! A cached child in compact form: its metadata decoded (owner references route watch events,
-//! labels and annotations are read on every reconcile), everything else kept as the compact JSON
-//! text the API server sent, decoded only when a reconcile reads it.
+//! A cached child in compact form: the object as the compact JSON text the API server sent,
+//! decoded only when a reconcile reads it, beside the few metadata fields the caches and the
+//! watch triggers read on every event (name, namespace, uid, resourceVersion, owners).
 //!
-//! k8s-openapi's types hold every optional field inline, so a decoded StatefulSet weighs about
-//! six times its JSON; the caches are the operator's whole per-cluster memory.
+//! k8s-openapi's types hold every optional field inline, and even a decoded `ObjectMeta` with
+//! its label and annotation maps weighs about 2 KiB; the caches are the operator's whole
+//! per-cluster memory.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -15,16 +16,17 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-/// `K` as the caches hold it.
+/// `K` as the caches hold it. Its [`Resource::meta`] carries only the identity and the owner
+/// references: labels and annotations are read from [`Compact::decode`] or [`Compact::to_value`].
 pub struct Compact<K> {
-    metadata: ObjectMeta,
-    /// Every top-level field but `apiVersion`, `kind` and `metadata`, as one JSON object.
-    body: Box<str>,
+    identity: ObjectMeta,
+    /// The whole object but its `managedFields`.
+    json: Box<str>,
     kind: PhantomData<fn() -> K>,
 }
 
-/// A cached object whose JSON no longer decodes as its kind: a bug, since it decoded when the
-/// watch delivered it.
+/// A cached object whose JSON no longer decodes as its kind: it was cached without a typed
+/// decode, so a malformed object fails the reconcile that reads it, not the whole watch.
 #[derive(Debug, thiserror::Error)]
 #[error("the cached {kind} {name} does not decode: {source}")]
 pub struct DecodeError {
@@ -36,44 +38,41 @@ pub struct DecodeError {
 impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
     /// The whole object, decoded.
     pub fn decode(&self) -> Result<K, DecodeError> {
-        serde_json::from_str(&self.to_json()?).map_err(|source| self.decode_error(source))
+        serde_json::from_str(&self.json).map_err(|source| self.decode_error(source))
     }
 
     /// The whole object as a JSON value.
     pub fn to_value(&self) -> Result<Value, DecodeError> {
-        serde_json::from_str(&self.to_json()?).map_err(|source| self.decode_error(source))
-    }
-
-    /// The whole object's JSON text: type, metadata and the kept body, spliced.
-    fn to_json(&self) -> Result<String, DecodeError> {
-        let metadata = serde_json::to_string(&self.metadata).map_err(|source| self.decode_error(source))?;
-        let rest = self.body.strip_prefix('{').unwrap_or(&self.body);
-        let separator = if rest.starts_with('}') { "" } else { "," };
-        Ok(format!(
-            r#"{{"apiVersion":{},"kind":{},"metadata":{metadata}{separator}{rest}"#,
-            Value::from(K::api_version(&())),
-            Value::from(K::kind(&())),
-        ))
+        serde_json::from_str(&self.json).map_err(|source| self.decode_error(source))
     }
 
     fn decode_error(&self, source: serde_json::Error) -> DecodeError {
-        DecodeError { kind: K::kind(&()).into_owned(), name: self.metadata.name.clone().unwrap_or_default(), source }
+        DecodeError { kind: K::kind(&()).into_owned(), name: self.identity.name.clone().unwrap_or_default(), source }
     }
 }
 
-impl<'de, K> Deserialize<'de> for Compact<K> {
+impl<'de, K: Resource<DynamicType = ()>> Deserialize<'de> for Compact<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut fields = Map::<String, Value>::deserialize(deserializer)?;
-        let mut metadata: ObjectMeta = match fields.remove("metadata") {
-            Some(metadata) => serde_json::from_value(metadata).map_err(D::Error::custom)?,
-            None => ObjectMeta::default(),
+        let mut object = Map::<String, Value>::deserialize(deserializer)?;
+        // The items of a list carry no type of their own.
+        object.entry("apiVersion").or_insert_with(|| Value::from(K::api_version(&())));
+        object.entry("kind").or_insert_with(|| Value::from(K::kind(&())));
+        let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(metadata) = metadata.as_object_mut() {
+            // Written by every field manager on every write; no reconcile reads it.
+            metadata.remove("managedFields");
+        }
+        let full = ObjectMeta::deserialize(&*metadata).map_err(D::Error::custom)?;
+        let identity = ObjectMeta {
+            name: full.name,
+            namespace: full.namespace,
+            uid: full.uid,
+            resource_version: full.resource_version,
+            owner_references: full.owner_references,
+            ..ObjectMeta::default()
         };
-        // Written by every field manager on every write; no reconcile reads it.
-        metadata.managed_fields = None;
-        fields.remove("apiVersion");
-        fields.remove("kind");
-        let body = serde_json::to_string(&fields).map_err(D::Error::custom)?.into_boxed_str();
-        Ok(Self { metadata, body, kind: PhantomData })
+        let json = serde_json::to_string(&object).map_err(D::Error::custom)?.into_boxed_str();
+        Ok(Self { identity, json, kind: PhantomData })
     }
 }
 
@@ -98,23 +97,23 @@ impl<K: Resource<DynamicType = ()>> Resource for Compact<K> {
     }
 
     fn meta(&self) -> &ObjectMeta {
-        &self.metadata
+        &self.identity
     }
 
     fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
+        &mut self.identity
     }
 }
 
 impl<K> Clone for Compact<K> {
     fn clone(&self) -> Self {
-        Self { metadata: self.metadata.clone(), body: self.body.clone(), kind: PhantomData }
+        Self { identity: self.identity.clone(), json: self.json.clone(), kind: PhantomData }
     }
 }
 
 impl<K> fmt::Debug for Compact<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Compact").field("metadata", &self.metadata).field("body", &self.body).finish()
+        f.debug_struct("Compact").field("identity", &self.identity).field("json", &self.json).finish()
     }
 }
 
@@ -147,7 +146,6 @@ mod tests {
         let mut expected: StatefulSet = serde_json::from_value(served()).expect("decodes");
         expected.metadata.managed_fields = None;
         assert_eq!(compact.decode().expect("decodes"), expected);
-        assert!(compact.meta().managed_fields.is_none());
         assert_eq!(compact.meta().owner_references.as_ref().expect("owners")[0].uid, "c1");
     }
 
@@ -178,9 +176,24 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_body_as_compact_text() {
+    fn keeps_the_object_as_compact_text_and_only_the_identity_decoded() {
         let compact: Compact<StatefulSet> = serde_json::from_value(served()).expect("decodes");
-        assert!(!compact.body.contains(' ') && !compact.body.contains("metadata") && !compact.body.contains("apps/v1"));
+        assert!(!compact.json.contains(' ') && !compact.json.contains("managedFields"));
+        let identity = compact.meta();
+        assert_eq!(identity.name.as_deref(), Some("r-data"));
+        assert_eq!(identity.resource_version.as_deref(), Some("7"));
+        assert!(identity.labels.is_none() && identity.annotations.is_none());
+    }
+
+    #[test]
+    fn a_listed_item_gets_its_type_back() {
+        let mut listed = served();
+        let object = listed.as_object_mut().expect("an object");
+        object.remove("apiVersion");
+        object.remove("kind");
+        let compact: Compact<StatefulSet> = serde_json::from_value(listed).expect("decodes");
+        let value = compact.to_value().expect("a value");
+        assert_eq!((value["apiVersion"].as_str(), value["kind"].as_str()), (Some("apps/v1"), Some("StatefulSet")));
     }
 
     #[test]
