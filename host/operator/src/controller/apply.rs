@@ -12,7 +12,7 @@ use std::fmt::Debug;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, ValidationDirective};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -32,6 +32,14 @@ use crate::build::drift::first_drift;
 use crate::validate::ValidatedCluster;
 
 pub const FIELD_MANAGER: &str = "antfly-operator";
+
+/// Server-side apply as the operator's field manager, taking over fields from other managers.
+/// Field validation is off: every body is serialised from typed objects, and the API server's
+/// default check (`Warn`) parses each apply body a second time as YAML only to produce warnings
+/// that the client drops; that parse was about 7% of the API server's CPU at 1,000 clusters.
+pub fn apply_params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force().validation(ValidationDirective::Ignore)
+}
 
 /// Whether everything that reaches pods is applied too, or held (during partial sidecar
 /// injection): the ConfigMap, the ServiceAccount and the StatefulSets.
@@ -184,7 +192,7 @@ where
         ctx.before_write().await?;
         let written = self
             .api
-            .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired))
+            .patch(&name, &apply_params(), &Patch::Apply(&desired))
             .await
             .map_err(|source| ReconcileError::Apply { kind, name: name.clone(), source })?;
         ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();

@@ -289,12 +289,8 @@ where
     ctx.before_write().await?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
     let patch = serde_json::json!({ "apiVersion": "antfly.io/v1", "kind": K::kind(&()), "status": status });
-    api.patch_status(
-        &object.name_any(),
-        &kube::api::PatchParams::apply(super::apply::FIELD_MANAGER).force(),
-        &kube::api::Patch::Apply(&patch),
-    )
-    .await
-    .map(|_| ())
-    .map_err(ReconcileError::WriteStatus)
+    api.patch_status(&object.name_any(), &super::apply::apply_params(), &kube::api::Patch::Apply(&patch))
+        .await
+        .map(|_| ())
+        .map_err(ReconcileError::WriteStatus)
 }

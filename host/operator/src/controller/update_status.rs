@@ -1,13 +1,13 @@
 //! The status step: conditions, events, and the status write, made only when something changed.
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch};
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::warn;
 
-use super::apply::FIELD_MANAGER;
+use super::apply::apply_params;
 use super::context::{Context, WrittenStatus};
 use super::error::ReconcileError;
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase};
@@ -57,7 +57,7 @@ pub async fn write_status(
     ctx.before_write().await?;
     let api: Api<AntflyCluster> = Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     let patch = json!({ "apiVersion": "antfly.io/v1", "kind": "AntflyCluster", "status": status });
-    api.patch_status(&cluster.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+    api.patch_status(&cluster.name_any(), &apply_params(), &Patch::Apply(&patch))
         .await
         .map_err(ReconcileError::WriteStatus)?;
     if let Ok(mut all) = ctx.written_status.lock() {
