@@ -123,6 +123,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::build::drift::first_drift;
 
     fn served() -> Value {
         json!({
@@ -194,6 +195,43 @@ mod tests {
         let compact: Compact<StatefulSet> = serde_json::from_value(listed).expect("decodes");
         let value = compact.to_value().expect("a value");
         assert_eq!((value["apiVersion"].as_str(), value["kind"].as_str()), (Some("apps/v1"), Some("StatefulSet")));
+    }
+
+    /// A built StatefulSet as a list returns it: defaulted by the server, with managed fields
+    /// and status, and without its type.
+    fn as_listed(built: &StatefulSet) -> Value {
+        let mut stored = serde_json::to_value(built).expect("json");
+        stored["metadata"]["uid"] = json!("u1");
+        stored["metadata"]["managedFields"] = json!([{"manager": "antfly-operator", "operation": "Apply"}]);
+        stored["spec"]["revisionHistoryLimit"] = json!(10);
+        let pod = &mut stored["spec"]["template"]["spec"];
+        pod["dnsPolicy"] = json!("ClusterFirst");
+        pod["schedulerName"] = json!("default-scheduler");
+        let container = &mut pod["containers"][0];
+        container["terminationMessagePath"] = json!("/dev/termination-log");
+        container["readinessProbe"]["timeoutSeconds"] = json!(1);
+        stored["status"] = json!({"replicas": 3, "updateRevision": "r-1"});
+        let object = stored.as_object_mut().expect("an object");
+        object.remove("apiVersion");
+        object.remove("kind");
+        stored
+    }
+
+    #[test]
+    fn the_drift_check_sees_through_server_defaults_but_not_a_real_change() {
+        let cluster = crate::render::parse_cluster(crate::render::EMBEDDED_DEFAULT).expect("parses");
+        let built = crate::render::desired(&cluster, &[], &crate::compose::NoPlugins)
+            .expect("builds")
+            .resources
+            .data_statefulset;
+        let desired = serde_json::to_value(&built).expect("json");
+        let cached: Compact<StatefulSet> = serde_json::from_value(as_listed(&built)).expect("decodes");
+        assert_eq!(first_drift(&desired, &cached.to_value().expect("a value")), None);
+
+        let mut scaled = as_listed(&built);
+        scaled["spec"]["replicas"] = json!(7);
+        let cached: Compact<StatefulSet> = serde_json::from_value(scaled).expect("decodes");
+        assert_eq!(first_drift(&desired, &cached.to_value().expect("a value")).as_deref(), Some("spec.replicas"));
     }
 
     #[test]
