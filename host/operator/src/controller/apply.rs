@@ -166,9 +166,8 @@ where
         let kind = self.kind;
         let name = desired.name_any();
         let hash = desired_hash(kind, &desired)?;
-        let live = self.cache.get(&key(self.namespace, &name));
         let object = format!("{kind}/{}/{name}", self.namespace);
-        let live = live.map(|live| live.to_value()).transpose()?;
+        let live = self.cache.get(&key(self.namespace, &name)).map(|live| live.to_value()).transpose()?;
         if let Some(live_json) = &live
             && live_json["metadata"]["annotations"][APPLIED_HASH_ANNOTATION].as_str() == Some(hash.as_str())
         {
