@@ -13,6 +13,7 @@ use super::error::ReconcileError;
 use super::leader::LeaderState;
 use super::metrics::Metrics;
 use super::throttle::WriteLimiter;
+use crate::api::AntflyClusterStatus;
 use crate::compose::ExtensionResolver;
 
 pub struct Context {
@@ -33,7 +34,7 @@ pub struct Context {
     /// Consecutive failures per cluster (namespace/name), for per-object backoff.
     pub failures: Mutex<HashMap<String, u32>>,
     /// The last status this process wrote per cluster (namespace/name), kept only until the
-    /// cache shows a newer resourceVersion of the cluster.
+    /// cluster's watch delivers that write.
     pub written_status: Mutex<HashMap<String, WrittenStatus>>,
     /// The time reconciles read (schedules, run ids).
     pub clock: Arc<dyn Clock>,
@@ -63,15 +64,14 @@ pub struct Context {
     pub autoscale_evaluations: Mutex<HashMap<String, tokio::time::Instant>>,
 }
 
-/// A status write, remembered so that a reconcile running before the cache has seen it does
-/// not send the same status again: the cache still shows the cluster's resourceVersion from
-/// before the write.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A status write, remembered so that a reconcile running before the cache shows it reads
+/// this status rather than the one before it: the drain and the autoscaler keep their state in
+/// the status, and acting on the older one would undo a step (scale back up, drain again).
+#[derive(Clone, Debug, PartialEq)]
 pub struct WrittenStatus {
-    /// The cluster's resourceVersion the status was written over.
-    pub over_resource_version: Option<String>,
-    /// A digest of the status written.
-    pub digest: u64,
+    /// The cluster's resourceVersion the write produced.
+    pub resource_version: u64,
+    pub status: AntflyClusterStatus,
 }
 
 impl Context {
@@ -91,6 +91,29 @@ impl Context {
         let attempt = failures.entry(key.to_string()).or_insert(0);
         *attempt += 1;
         *attempt
+    }
+
+    /// The status this process last wrote for the cluster, if the cached cluster (at
+    /// `cached_version`) does not show it yet; forgotten once it does.
+    pub fn own_status(&self, key: &str, cached_version: Option<u64>) -> Option<AntflyClusterStatus> {
+        let mut written = self.written_status.lock().ok()?;
+        let last = written.get(key)?;
+        if cached_version.is_some_and(|cached| cached < last.resource_version) {
+            return Some(last.status.clone());
+        }
+        written.remove(key);
+        None
+    }
+
+    /// Forgets a remembered status write once the watch delivers the cluster at
+    /// `seen_version` or later, so that nothing is held for clusters that are not reconciled.
+    pub fn forget_status_seen(&self, key: &str, seen_version: Option<u64>) {
+        let Ok(mut written) = self.written_status.lock() else { return };
+        if let Some(last) = written.get(key)
+            && seen_version.is_some_and(|seen| seen >= last.resource_version)
+        {
+            written.remove(key);
+        }
     }
 
     /// Remembers that this process wrote `replicas` for the cluster's data StatefulSet, which

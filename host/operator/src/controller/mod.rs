@@ -28,7 +28,7 @@ mod update_status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::core::DeserializeGuard;
@@ -256,11 +256,16 @@ async fn run_controller(
     let clusters: Api<DeserializeGuard<AntflyCluster>> = api(&ctx.client, namespace.as_deref());
     let (reader, writer) = reflector::store();
     // A status write of our own changes none of these: it sets off no reconcile.
+    let seen = ctx.clone();
     let changes = watcher(clusters, watcher::Config::default())
         .default_backoff()
         .modify(|cluster| cluster.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
+        .inspect_ok(move |cluster| {
+            let key = format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any());
+            seen.forget_status_seen(&key, update_status::resource_version(cluster));
+        })
         .predicate_filter(spec_or_metadata_change, PredicateConfig::default());
     Controller::for_stream(changes, reader)
         .with_config(controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES))

@@ -21,7 +21,7 @@ use super::observe::{count_sidecars, readiness};
 use super::rollout::{RolloutState, advance};
 use super::scaling::scale_data;
 use super::storage::StorageOutcome;
-use super::update_status::{publish, report_failed_step, warn_condition, write_status};
+use super::update_status::{publish, report_failed_step, resource_version, warn_condition, write_status};
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase, SidecarInjectionStatus};
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, truncate_utf8};
 use crate::base::{PAUSE_ANNOTATION, Role};
@@ -40,7 +40,12 @@ pub async fn reconcile(
 ) -> Result<Action, ReconcileError> {
     let started = Instant::now();
     let result = match &guard.0 {
-        Ok(cluster) => reconcile_cluster(cluster, &ctx).await,
+        Ok(cached) => match ctx.own_status(&key(cached), resource_version(cached)) {
+            // The watch has not delivered this process's last status write yet: read it,
+            // not the status from before it.
+            Some(status) => reconcile_cluster(&AntflyCluster { status: Some(status), ..cached.clone() }, &ctx).await,
+            None => reconcile_cluster(cached, &ctx).await,
+        },
         Err(invalid) => {
             warn!(name = ?invalid.metadata.name, namespace = ?invalid.metadata.namespace, error = %invalid.error, "malformed AntflyCluster");
             Ok(Action::await_change())

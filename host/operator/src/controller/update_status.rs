@@ -33,65 +33,35 @@ pub async fn publish<K: Resource<DynamicType = ()>>(
     }
 }
 
-/// Write the status subresource by server-side apply, only when it changed.
+/// Write the status subresource by server-side apply, only when it changed; the status is
+/// remembered until the watch shows it ([`Context::own_status`]).
 pub async fn write_status(
     ctx: &Context,
     cluster: &AntflyCluster,
     status: AntflyClusterStatus,
 ) -> Result<(), ReconcileError> {
-    let key = format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any());
-    let written = WrittenStatus {
-        over_resource_version: cluster.metadata.resource_version.clone(),
-        digest: status_digest(&status),
-    };
-    if let Ok(mut all) = ctx.written_status.lock() {
-        match last_write(all.get(&key), &written) {
-            LastWrite::InFlight => return Ok(()),
-            LastWrite::Seen => drop(all.remove(&key)),
-            LastWrite::Unknown => {}
-        }
-    }
     if !status::needs_write(cluster.status.as_ref(), &status) {
         return Ok(());
     }
     ctx.before_write().await?;
     let api: Api<AntflyCluster> = Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     let patch = json!({ "apiVersion": "antfly.io/v1", "kind": "AntflyCluster", "status": status });
-    api.patch_status(&cluster.name_any(), &apply_params(), &Patch::Apply(&patch))
+    let written = api
+        .patch_status(&cluster.name_any(), &apply_params(), &Patch::Apply(&patch))
         .await
         .map_err(ReconcileError::WriteStatus)?;
-    if let Ok(mut all) = ctx.written_status.lock() {
-        all.insert(key, written);
+    if let Some(resource_version) = resource_version(&written)
+        && let Ok(mut all) = ctx.written_status.lock()
+    {
+        let key = format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any());
+        all.insert(key, WrittenStatus { resource_version, status });
     }
     Ok(())
 }
 
-/// What the remembered last status write says about the next one.
-#[derive(Debug, PartialEq, Eq)]
-enum LastWrite {
-    /// The same status, over the same resourceVersion: the cache has not shown our own write
-    /// yet, so sending it again would change nothing.
-    InFlight,
-    /// The cache shows a newer resourceVersion (ours or another writer's): forget the write
-    /// and compare with the cache.
-    Seen,
-    /// Nothing remembered, or another status over the same version: compare with the cache.
-    Unknown,
-}
-
-fn last_write(last: Option<&WrittenStatus>, next: &WrittenStatus) -> LastWrite {
-    match last {
-        Some(last) if last == next => LastWrite::InFlight,
-        Some(last) if last.over_resource_version != next.over_resource_version => LastWrite::Seen,
-        _ => LastWrite::Unknown,
-    }
-}
-
-fn status_digest(status: &AntflyClusterStatus) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_vec(status).unwrap_or_default().hash(&mut hasher);
-    hasher.finish()
+/// An object's resourceVersion as a number (etcd's revision), to tell which of two is newer.
+pub fn resource_version<K: Resource>(object: &K) -> Option<u64> {
+    object.meta().resource_version.as_deref()?.parse().ok()
 }
 
 /// Whether the cluster's last written status already shows this condition.
@@ -154,24 +124,4 @@ pub(crate) fn set_failed_step(
     status::set_condition(&mut status.conditions, step.condition, false, step.reason, message, generation, now);
     status.phase = Some(ClusterPhase::Failed);
     note
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(version: &str, status: &AntflyClusterStatus) -> WrittenStatus {
-        WrittenStatus { over_resource_version: Some(version.into()), digest: status_digest(status) }
-    }
-
-    #[test]
-    fn a_status_already_sent_over_the_cached_version_is_not_sent_again() {
-        let pending = AntflyClusterStatus { phase: Some(ClusterPhase::Pending), ..Default::default() };
-        let running = AntflyClusterStatus { phase: Some(ClusterPhase::Running), ..Default::default() };
-        let sent = write("7", &pending);
-        assert_eq!(last_write(Some(&sent), &write("7", &pending)), LastWrite::InFlight);
-        assert_eq!(last_write(Some(&sent), &write("7", &running)), LastWrite::Unknown);
-        assert_eq!(last_write(Some(&sent), &write("8", &pending)), LastWrite::Seen);
-        assert_eq!(last_write(None, &write("7", &pending)), LastWrite::Unknown);
-    }
 }
