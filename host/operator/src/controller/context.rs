@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::Client;
 use kube::runtime::events::Recorder;
+use kube::{Client, Resource, ResourceExt};
 
 use super::cache::Caches;
 use super::clock::Clock;
@@ -72,6 +72,11 @@ pub struct WrittenStatus {
     /// The cluster's resourceVersion the write produced.
     pub resource_version: u64,
     pub status: AntflyClusterStatus,
+}
+
+/// `namespace/name`: the key of every per-cluster map here.
+pub fn cluster_key<K: Resource>(cluster: &K) -> String {
+    format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any())
 }
 
 impl Context {

@@ -13,7 +13,7 @@ use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
 use super::apply::{Applied, Rollout, apply_all};
-use super::context::Context;
+use super::context::{Context, cluster_key as key};
 use super::error::ReconcileError;
 use super::finalizer::{ensure_finalizer, finalize};
 use super::metrics::{CategoryLabel, ResultLabel};
@@ -68,10 +68,6 @@ pub fn error_policy(guard: Arc<DeserializeGuard<AntflyCluster>>, err: &Reconcile
     let attempt = ctx.note_failure(&key);
     warn!(cluster = %key, category = err.category(), attempt, error = %err, "reconcile failed");
     err.retry_after(attempt).map_or_else(Action::await_change, Action::requeue)
-}
-
-fn key(cluster: &AntflyCluster) -> String {
-    format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any())
 }
 
 async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Action, ReconcileError> {

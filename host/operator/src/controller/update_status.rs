@@ -8,7 +8,7 @@ use serde_json::json;
 use tracing::warn;
 
 use super::apply::apply_params;
-use super::context::{Context, WrittenStatus};
+use super::context::{Context, WrittenStatus, cluster_key};
 use super::error::ReconcileError;
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase};
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, MAX_EVENT_NOTE_BYTES, truncate_utf8};
@@ -53,8 +53,7 @@ pub async fn write_status(
     if let Some(resource_version) = resource_version(&written)
         && let Ok(mut all) = ctx.written_status.lock()
     {
-        let key = format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any());
-        all.insert(key, WrittenStatus { resource_version, status });
+        all.insert(cluster_key(cluster), WrittenStatus { resource_version, status });
     }
     Ok(())
 }
