@@ -79,6 +79,12 @@ pub fn cluster_key<K: Resource>(cluster: &K) -> String {
     format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any())
 }
 
+/// An object's resourceVersion as a number (etcd's revision), to tell whether the cache shows
+/// a write of this process yet.
+pub fn resource_version<K: Resource>(object: &K) -> Option<u64> {
+    object.meta().resource_version.as_deref()?.parse().ok()
+}
+
 impl Context {
     /// Before every write: only the leader writes, and no faster than the write limit.
     pub async fn before_write(&self) -> Result<(), ReconcileError> {

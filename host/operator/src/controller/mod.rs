@@ -263,7 +263,7 @@ async fn run_controller(
         .reflect(writer)
         .applied_objects()
         .inspect_ok(move |cluster| {
-            seen.forget_status_seen(&context::cluster_key(cluster), update_status::resource_version(cluster));
+            seen.forget_status_seen(&context::cluster_key(cluster), context::resource_version(cluster));
         })
         .predicate_filter(spec_or_metadata_change, PredicateConfig::default());
     Controller::for_stream(changes, reader)

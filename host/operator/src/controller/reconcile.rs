@@ -13,7 +13,7 @@ use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
 use super::apply::{Applied, Rollout, apply_all};
-use super::context::{Context, cluster_key as key};
+use super::context::{Context, cluster_key as key, resource_version};
 use super::error::ReconcileError;
 use super::finalizer::{ensure_finalizer, finalize};
 use super::metrics::{CategoryLabel, ResultLabel};
@@ -21,7 +21,7 @@ use super::observe::{count_sidecars, readiness};
 use super::rollout::{RolloutState, advance};
 use super::scaling::scale_data;
 use super::storage::StorageOutcome;
-use super::update_status::{publish, report_failed_step, resource_version, warn_condition, write_status};
+use super::update_status::{publish, report_failed_step, warn_condition, write_status};
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase, SidecarInjectionStatus};
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, truncate_utf8};
 use crate::base::{PAUSE_ANNOTATION, Role};
@@ -167,7 +167,7 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     let applied = apply_or_report(ctx, cluster, &mut status, &validated, resources, Rollout::Proceed, now).await?;
     let data_name = crate::base::names::role(validated.name(), Role::Data);
     if let Some(written) = applied.statefulsets.iter().find(|s| s.metadata.name.as_deref() == Some(&data_name))
-        && let Some(version) = written.metadata.resource_version.as_deref().and_then(|v| v.parse().ok())
+        && let Some(version) = resource_version(written)
     {
         ctx.remember_replicas(&key(cluster), scaled.replicas, version);
     }

@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
-use super::context::Context;
+use super::context::{Context, cluster_key, resource_version};
 use super::error::ReconcileError;
 use super::rollout::observe;
 use super::update_status::{publish, warn_condition};
@@ -55,7 +55,7 @@ pub async fn scale_data(
 ) -> Result<Scaled, ReconcileError> {
     let name = names::role(validated.name(), Role::Data);
     let live_set = ctx.caches.statefulset(validated.namespace(), &name)?;
-    let live = live_replicas(ctx, validated, live_set.as_ref());
+    let live = live_replicas(ctx, validated, &cluster_key(cluster), live_set.as_ref());
     let unsettled = unsettled(ctx, validated)?;
     let autoscaling = validated.spec().data_nodes.auto_scaling.as_ref().filter(|a| a.enabled);
     let (target, source, mut recheck) = match autoscaling {
@@ -239,12 +239,10 @@ const MAX_SERVER_TEXT_BYTES: usize = 1024;
 /// The data StatefulSet's replicas as they stand: the cache's, unless it has not yet caught up
 /// with this operator's own last write of them; or, while the StatefulSet is being recreated
 /// around its pods, as many as the highest pod ordinal says. `None` for a new cluster.
-fn live_replicas(ctx: &Context, cluster: &ValidatedCluster, live_set: Option<&StatefulSet>) -> Option<i32> {
-    let key = format!("{}/{}", cluster.namespace(), cluster.name());
+fn live_replicas(ctx: &Context, cluster: &ValidatedCluster, key: &str, live_set: Option<&StatefulSet>) -> Option<i32> {
     if let Some(set) = live_set {
         let cached = set.spec.as_ref().and_then(|s| s.replicas);
-        let version = set.metadata.resource_version.as_deref().and_then(|v| v.parse::<u64>().ok());
-        return match ctx.written_replicas(&key, version) {
+        return match ctx.written_replicas(key, resource_version(set)) {
             Some(written) => Some(written),
             None => cached,
         };
@@ -362,7 +360,7 @@ async fn autoscale(
     state.current_replicas = current;
     // Never below min or above max, whatever was recommended before the spec changed.
     state.desired_replicas = state.desired_replicas.clamp(min, max);
-    let key = format!("{}/{}", validated.namespace(), validated.name());
+    let key = cluster_key(cluster);
     let due = ctx.autoscale_due(&key);
     // A halted drain does not hold the autoscaler: a higher recommendation cancels it.
     let halted = status.data_scale_down_status.as_ref().is_some_and(|s| s.phase == ScaleDownPhase::Halted);

@@ -8,7 +8,7 @@ use serde_json::json;
 use tracing::warn;
 
 use super::apply::apply_params;
-use super::context::{Context, WrittenStatus, cluster_key};
+use super::context::{Context, WrittenStatus, cluster_key, resource_version};
 use super::error::ReconcileError;
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase};
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, MAX_EVENT_NOTE_BYTES, truncate_utf8};
@@ -56,11 +56,6 @@ pub async fn write_status(
         all.insert(cluster_key(cluster), WrittenStatus { resource_version, status });
     }
     Ok(())
-}
-
-/// An object's resourceVersion as a number (etcd's revision), to tell which of two is newer.
-pub fn resource_version<K: Resource>(object: &K) -> Option<u64> {
-    object.meta().resource_version.as_deref()?.parse().ok()
 }
 
 /// Whether the cluster's last written status already shows this condition.
