@@ -140,6 +140,9 @@ pub enum CallErrorKind {
     WrongWorld { call: &'static str, world: &'static str },
     #[error("failed to start an instance: {message}")]
     Instantiate { message: String },
+    /// The compiled code of a parked plugin could not be mapped again.
+    #[error("could not be mapped again: {message}")]
+    Unavailable { message: String },
 }
 
 /// Which stack a plugin exhausted.
@@ -173,7 +176,7 @@ impl CallErrorKind {
     /// A deadline is the one failure that may not repeat: the same call can finish in time
     /// on a less loaded machine. Every other failure is deterministic.
     pub fn is_transient(&self) -> bool {
-        matches!(self, CallErrorKind::Timeout { .. })
+        matches!(self, CallErrorKind::Timeout { .. } | CallErrorKind::Unavailable { .. })
     }
 
     /// A stable, short name of the class, for metrics, events and condition reasons.
@@ -189,6 +192,7 @@ impl CallErrorKind {
             CallErrorKind::Trap { .. } => "Trap",
             CallErrorKind::WrongWorld { .. } => "WrongWorld",
             CallErrorKind::Instantiate { .. } => "Instantiate",
+            CallErrorKind::Unavailable { .. } => "Unavailable",
         }
     }
 }

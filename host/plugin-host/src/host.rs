@@ -1,7 +1,6 @@
 //! The plugin host: loads plugins (pin check, compile or cache, export check, pre-link)
 //! into the shared [`Runtime`], and runs plugin work off the async runtime.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,18 +8,15 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::bindings::{
-    BackupDestinationPre, MeshProfilePre, SchedulingProviderPre, WIT_PACKAGE, WIT_VERSION, wit_compatible,
-};
-use crate::cache::load_artifact;
+use crate::bindings::{WIT_PACKAGE, WIT_VERSION, wit_compatible};
 use crate::config::HostConfig;
 use crate::error::{BlockingError, HostError, LoadError};
-use crate::files::{MAX_COMPONENT_BYTES, read_regular_file};
+use crate::files::read_component;
 use crate::manifest::Manifest;
 use crate::plugin::{Plugin, WorldPre};
 use crate::runtime::Runtime;
 use crate::signature;
-use crate::source::{LoadedFrom, PluginSource, WasmBytes, World};
+use crate::source::{PluginSource, World};
 
 /// Loads plugins and runs their calls. Cheap to clone.
 #[derive(Clone)]
@@ -44,13 +40,7 @@ impl PluginHost {
     /// world at a compatible WIT version with every function's exact signature, and
     /// pre-links it.
     pub fn load(&self, source: PluginSource) -> Result<Plugin, LoadError> {
-        let bytes: Cow<'_, [u8]> =
-            match &source.wasm {
-                WasmBytes::Static(bytes) => Cow::Borrowed(bytes),
-                WasmBytes::File(path) => Cow::Owned(read_regular_file(path, MAX_COMPONENT_BYTES).map_err(|error| {
-                    LoadError::Read { plugin: source.name.clone(), path: path.clone(), source: error }
-                })?),
-            };
+        let bytes = read_component(&source.name, &source.wasm)?;
         let digest = hex::encode(Sha256::digest(&bytes));
         if let Some(expected) = &source.sha256
             && *expected != digest
@@ -61,7 +51,7 @@ impl PluginHost {
                 actual: digest,
             });
         }
-        let (component, loaded_from) = self.compile(&source.name, &digest, &bytes)?;
+        let (component, loaded_from) = self.inner.compile(&source.name, &digest, &bytes)?;
         let interface = check_exports(&self.inner.engine, &component, source.world, &source.name, &digest)?;
         let link_error = |error| LoadError::Link { plugin: source.name.clone(), digest: digest.clone(), source: error };
         let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(link_error)?;
@@ -72,13 +62,7 @@ impl PluginHost {
             export: mismatch.export,
             problem: mismatch.problem,
         })?;
-        let pre = match source.world {
-            World::SchedulingProvider => {
-                WorldPre::Scheduling(SchedulingProviderPre::new(instance_pre).map_err(link_error)?)
-            }
-            World::MeshProfile => WorldPre::Mesh(MeshProfilePre::new(instance_pre).map_err(link_error)?),
-            World::BackupDestination => WorldPre::Backup(BackupDestinationPre::new(instance_pre).map_err(link_error)?),
-        };
+        let pre = WorldPre::new(source.world, instance_pre).map_err(link_error)?;
         tracing::debug!(plugin = %source.name, world = %source.world, sha256 = %digest, ?loaded_from, "loaded plugin");
         Ok(Plugin::new(source, digest, loaded_from, pre, self.inner.clone()))
     }
@@ -105,35 +89,6 @@ impl PluginHost {
         })
         .await
         .map_err(BlockingError::Join)
-    }
-
-    /// Compiles `bytes`, going through the cache when there is one.
-    fn compile(&self, plugin: &str, digest: &str, bytes: &[u8]) -> Result<(Component, LoadedFrom), LoadError> {
-        let engine = &self.inner.engine;
-        let compile_error =
-            |source| LoadError::Compile { plugin: plugin.to_string(), digest: digest.to_string(), source };
-        let Some(cache) = &self.inner.cache else {
-            let component = Component::new(engine, bytes).map_err(compile_error)?;
-            return Ok((component, LoadedFrom::Compiled));
-        };
-        if let Some(path) = cache.lookup(digest) {
-            match load_artifact(engine, &path) {
-                Ok(component) => return Ok((component, LoadedFrom::Cache)),
-                Err(error) => {
-                    tracing::warn!(plugin, error = %format!("{error:#}"), "cached plugin artifact failed to load; recompiling");
-                    cache.evict(digest);
-                }
-            }
-        }
-        let artifact = engine.precompile_component(bytes).map_err(compile_error)?;
-        let component = match cache.store(digest, &artifact) {
-            Ok(path) => load_artifact(engine, &path).map_err(compile_error)?,
-            Err(error) => {
-                tracing::warn!(plugin, %error, "failed to cache a compiled plugin; compiling in memory");
-                Component::new(engine, bytes).map_err(compile_error)?
-            }
-        };
-        Ok((component, LoadedFrom::Compiled))
     }
 }
 

@@ -1,17 +1,27 @@
 //! A loaded plugin and its calls. Each call runs in a fresh store, which is dropped after
 //! the call whether it succeeded or trapped.
+//!
+//! A plugin's compiled code is mapped only once something calls it. With a compile cache,
+//! mapping it again costs a file read and a deserialisation (about a millisecond), so after
+//! its checks at load a plugin is parked: its component is dropped, which unmaps the code,
+//! and its first call maps it again from the cache. Plugins that no cluster names hold no
+//! memory; the first-party plugins and a `--plugin-dir` of twenty took about 6 MiB mapped.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+use wasmtime::component::InstancePre;
 use wasmtime::{Store, Trap, WasmBacktrace};
 
 use crate::bindings::{BackupDestinationPre, MeshProfilePre, SchedulingProviderPre};
-use crate::error::{CallError, CallErrorKind, Stack};
+use crate::error::{CallError, CallErrorKind, Stack, short_digest};
+use crate::files::read_component;
 use crate::observer::CallRecord;
 use crate::output::OutputSize;
 use crate::runtime::Runtime;
 use crate::sandbox::{CallState, DeniedTrap, GuestPanic};
-use crate::source::{LoadedFrom, PluginSource, World};
+use crate::source::{LoadedFrom, PluginSource, WasmBytes, World};
 use crate::text::{MAX_PLUGIN_TEXT_BYTES, sanitize_text};
 use crate::wit::{
     BackupPlan, BackupRequest, ClusterView, Kv, MeshClusterView, PluginError, PodView, Role, SchedulingContribution,
@@ -21,6 +31,17 @@ pub(crate) enum WorldPre {
     Scheduling(SchedulingProviderPre<CallState>),
     Mesh(MeshProfilePre<CallState>),
     Backup(BackupDestinationPre<CallState>),
+}
+
+impl WorldPre {
+    /// Binds a pre-linked component to the exports of `world`.
+    pub(crate) fn new(world: World, pre: InstancePre<CallState>) -> wasmtime::Result<Self> {
+        Ok(match world {
+            World::SchedulingProvider => WorldPre::Scheduling(SchedulingProviderPre::new(pre)?),
+            World::MeshProfile => WorldPre::Mesh(MeshProfilePre::new(pre)?),
+            World::BackupDestination => WorldPre::Backup(BackupDestinationPre::new(pre)?),
+        })
+    }
 }
 
 /// A loaded, pre-linked plugin. Cheap to clone; calls may run concurrently.
@@ -35,7 +56,10 @@ struct PluginInner {
     world: World,
     digest: String,
     loaded_from: LoadedFrom,
-    pre: WorldPre,
+    /// Where the component's bytes are, to map its code again after parking.
+    wasm: WasmBytes,
+    /// The pre-linked component while its code is mapped; `None` while parked.
+    resident: Mutex<Option<Arc<WorldPre>>>,
     host: Arc<Runtime>,
 }
 
@@ -58,6 +82,8 @@ impl Plugin {
         pre: WorldPre,
         host: Arc<Runtime>,
     ) -> Self {
+        // Without a cache, mapping the code again would mean compiling it again.
+        let resident = host.cache.is_none().then(|| Arc::new(pre));
         Self {
             inner: Arc::new(PluginInner {
                 name: source.name,
@@ -65,10 +91,57 @@ impl Plugin {
                 world: source.world,
                 digest,
                 loaded_from,
-                pre,
+                wasm: source.wasm,
+                resident: Mutex::new(resident),
                 host,
             }),
         }
+    }
+
+    /// Whether the plugin's compiled code is mapped now: from its first call on, or always
+    /// when the host has no compile cache.
+    pub fn is_resident(&self) -> bool {
+        self.lock_resident().is_some()
+    }
+
+    fn lock_resident(&self) -> std::sync::MutexGuard<'_, Option<Arc<WorldPre>>> {
+        self.inner.resident.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pre-linked component, mapped again if the plugin is parked. Concurrent first calls
+    /// wait for one mapping.
+    fn resident(&self, call: &'static str) -> Result<Arc<WorldPre>, CallError> {
+        let mut resident = self.lock_resident();
+        if let Some(pre) = &*resident {
+            return Ok(pre.clone());
+        }
+        let started = Instant::now();
+        let pre = Arc::new(self.map_again().map_err(|message| {
+            let kind = CallErrorKind::Unavailable { message };
+            self.observe(call, started.elapsed(), Some(&kind));
+            self.error(call, kind)
+        })?);
+        *resident = Some(pre.clone());
+        Ok(pre)
+    }
+
+    /// Reads the component again, checks that it is still the one loaded, and maps its
+    /// compiled code (from the cache; compiled anew if the artifact is gone). The export
+    /// checks of [`crate::PluginHost::load`] held for these exact bytes.
+    fn map_again(&self) -> Result<WorldPre, String> {
+        let inner = &self.inner;
+        let bytes = read_component(&inner.name, &inner.wasm).map_err(|e| error_chain(&e))?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if digest != inner.digest {
+            return Err(format!(
+                "its component changed since it was loaded (sha256 {}, loaded as {}); reload the plugins",
+                short_digest(&digest),
+                short_digest(&inner.digest)
+            ));
+        }
+        let (component, _) = inner.host.compile(&inner.name, &digest, &bytes).map_err(|e| error_chain(&e))?;
+        let pre = inner.host.linker.instantiate_pre(&component).map_err(|e| format!("{e:#}"))?;
+        WorldPre::new(inner.world, pre).map_err(|e| format!("{e:#}"))
     }
 
     pub fn name(&self) -> &str {
@@ -96,7 +169,8 @@ impl Plugin {
     /// plugin's objections.
     pub fn validate_settings(&self, view: &ClusterView) -> Result<Result<(), Vec<PluginError>>, CallError> {
         const CALL: &str = "validate-settings";
-        let WorldPre::Scheduling(pre) = &self.inner.pre else {
+        let pre = self.resident(CALL)?;
+        let WorldPre::Scheduling(pre) = &*pre else {
             return Err(self.wrong_world(CALL));
         };
         self.run(CALL, |store| {
@@ -112,7 +186,8 @@ impl Plugin {
         role: Role,
     ) -> Result<Result<SchedulingContribution, PluginError>, CallError> {
         const CALL: &str = "contribute";
-        let WorldPre::Scheduling(pre) = &self.inner.pre else {
+        let pre = self.resident(CALL)?;
+        let WorldPre::Scheduling(pre) = &*pre else {
             return Err(self.wrong_world(CALL));
         };
         self.run(CALL, |store| {
@@ -128,7 +203,8 @@ impl Plugin {
         role: Role,
     ) -> Result<Result<Vec<Kv>, PluginError>, CallError> {
         const CALL: &str = "pod-annotations";
-        let WorldPre::Mesh(pre) = &self.inner.pre else {
+        let pre = self.resident(CALL)?;
+        let WorldPre::Mesh(pre) = &*pre else {
             return Err(self.wrong_world(CALL));
         };
         self.run(CALL, |store| {
@@ -140,7 +216,8 @@ impl Plugin {
     /// `mesh-profile`: whether `pod` runs the mesh's sidecar.
     pub fn has_sidecar(&self, pod: &PodView) -> Result<bool, CallError> {
         const CALL: &str = "has-sidecar";
-        let WorldPre::Mesh(pre) = &self.inner.pre else {
+        let pre = self.resident(CALL)?;
+        let WorldPre::Mesh(pre) = &*pre else {
             return Err(self.wrong_world(CALL));
         };
         self.run(CALL, |store| {
@@ -152,7 +229,8 @@ impl Plugin {
     /// `backup-destination`: the URL schemes the destination handles.
     pub fn schemes(&self) -> Result<Vec<String>, CallError> {
         const CALL: &str = "schemes";
-        let WorldPre::Backup(pre) = &self.inner.pre else {
+        let pre = self.resident(CALL)?;
+        let WorldPre::Backup(pre) = &*pre else {
             return Err(self.wrong_world(CALL));
         };
         self.run(CALL, |store| {
@@ -164,7 +242,8 @@ impl Plugin {
     /// `backup-destination`: checks a location and its options (JSON text).
     pub fn validate_location(&self, location: &str, options: &str) -> Result<Result<(), Vec<PluginError>>, CallError> {
         const CALL: &str = "validate-location";
-        let WorldPre::Backup(pre) = &self.inner.pre else {
+        let pre = self.resident(CALL)?;
+        let WorldPre::Backup(pre) = &*pre else {
             return Err(self.wrong_world(CALL));
         };
         self.run(CALL, |store| {
@@ -176,7 +255,8 @@ impl Plugin {
     /// `backup-destination`: plans a backup.
     pub fn plan_backup(&self, request: &BackupRequest) -> Result<Result<BackupPlan, PluginError>, CallError> {
         const CALL: &str = "plan-backup";
-        let WorldPre::Backup(pre) = &self.inner.pre else {
+        let pre = self.resident(CALL)?;
+        let WorldPre::Backup(pre) = &*pre else {
             return Err(self.wrong_world(CALL));
         };
         self.run(CALL, |store| {
@@ -188,7 +268,8 @@ impl Plugin {
     /// `backup-destination`: plans a restore.
     pub fn plan_restore(&self, request: &BackupRequest) -> Result<Result<BackupPlan, PluginError>, CallError> {
         const CALL: &str = "plan-restore";
-        let WorldPre::Backup(pre) = &self.inner.pre else {
+        let pre = self.resident(CALL)?;
+        let WorldPre::Backup(pre) = &*pre else {
             return Err(self.wrong_world(CALL));
         };
         self.run(CALL, |store| {
@@ -211,20 +292,23 @@ impl Plugin {
         call: &'static str,
         f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let host = &self.inner.host;
-        let _slot = host.slots.acquire();
-        let started = std::time::Instant::now();
+        let _slot = self.inner.host.slots.acquire();
+        let started = Instant::now();
         let result = self.run_in_store(call, f);
-        if let Some(observer) = &host.config.observer {
+        self.observe(call, started.elapsed(), result.as_ref().err().map(|e| &e.kind));
+        result
+    }
+
+    fn observe(&self, call: &'static str, duration: Duration, error: Option<&CallErrorKind>) {
+        if let Some(observer) = &self.inner.host.config.observer {
             observer.observe(&CallRecord {
                 world: self.inner.world,
                 plugin: &self.inner.name,
                 function: call,
-                duration: started.elapsed(),
-                error: result.as_ref().err().map(|e| &e.kind),
+                duration,
+                error,
             });
         }
-        result
     }
 
     fn run_in_store<R: OutputSize>(
@@ -323,6 +407,18 @@ fn classify(error: &wasmtime::Error, state: &CallState, host: &Runtime) -> CallE
     } else {
         CallErrorKind::InvalidOutput { message }
     }
+}
+
+/// An error and its sources on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 /// The error's causes on one line, without the wasm backtrace: its frames carry names from

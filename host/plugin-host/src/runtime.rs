@@ -7,12 +7,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 
-use crate::cache::ArtifactCache;
+use crate::cache::{ArtifactCache, load_artifact};
 use crate::config::HostConfig;
-use crate::error::HostError;
+use crate::error::{HostError, LoadError};
 use crate::sandbox::{self, CallState};
+use crate::source::LoadedFrom;
 
 /// The engine and everything every call shares.
 pub(crate) struct Runtime {
@@ -44,6 +45,40 @@ impl Runtime {
             cache,
             _ticker: ticker,
         })
+    }
+
+    /// Compiles `bytes`, going through the cache when there is one.
+    pub(crate) fn compile(
+        &self,
+        plugin: &str,
+        digest: &str,
+        bytes: &[u8],
+    ) -> Result<(Component, LoadedFrom), LoadError> {
+        let engine = &self.engine;
+        let compile_error =
+            |source| LoadError::Compile { plugin: plugin.to_string(), digest: digest.to_string(), source };
+        let Some(cache) = &self.cache else {
+            let component = Component::new(engine, bytes).map_err(compile_error)?;
+            return Ok((component, LoadedFrom::Compiled));
+        };
+        if let Some(path) = cache.lookup(digest) {
+            match load_artifact(engine, &path) {
+                Ok(component) => return Ok((component, LoadedFrom::Cache)),
+                Err(error) => {
+                    tracing::warn!(plugin, error = %format!("{error:#}"), "cached plugin artifact failed to load; recompiling");
+                    cache.evict(digest);
+                }
+            }
+        }
+        let artifact = engine.precompile_component(bytes).map_err(compile_error)?;
+        let component = match cache.store(digest, &artifact) {
+            Ok(path) => load_artifact(engine, &path).map_err(compile_error)?,
+            Err(error) => {
+                tracing::warn!(plugin, %error, "failed to cache a compiled plugin; compiling in memory");
+                Component::new(engine, bytes).map_err(compile_error)?
+            }
+        };
+        Ok((component, LoadedFrom::Compiled))
     }
 }
 

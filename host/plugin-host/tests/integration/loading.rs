@@ -6,8 +6,8 @@ use std::path::Path;
 
 use antfly_bundled_plugins::fixtures;
 use antfly_plugin_host::{
-    HostConfig, LoadError, LoadedFrom, MANIFEST_FILE, Manifest, ManifestEntry, PluginHost, PluginSource, WasmBytes,
-    World,
+    CallErrorKind, HostConfig, LoadError, LoadedFrom, MANIFEST_FILE, Manifest, ManifestEntry, PluginHost, PluginSource,
+    WasmBytes, World,
 };
 use sha2::{Digest, Sha256};
 
@@ -127,6 +127,69 @@ fn the_second_load_deserialises_from_the_cache() {
     fs::write(&artifacts[0], bytes).unwrap();
     let third = PluginHost::new(config).unwrap().load(source).unwrap();
     assert_eq!(third.loaded_from(), LoadedFrom::Compiled);
+}
+
+/// A host with a compile cache, and the template plugin loaded into it from a copy of its
+/// file in `dir`.
+fn cached_template(cache: &Path, dir: &Path) -> antfly_plugin_host::Plugin {
+    let file = dir.join("template.wasm");
+    fs::copy(fixtures::path("template"), &file).unwrap();
+    let host = PluginHost::new(HostConfig { cache_dir: Some(cache.join("plugins")), ..HostConfig::default() }).unwrap();
+    host.load(PluginSource {
+        name: "template".to_string(),
+        world: World::SchedulingProvider,
+        version: "0.1.0".to_string(),
+        wasm: WasmBytes::File(file),
+        sha256: None,
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_cached_plugin_is_parked_after_its_checks_and_mapped_at_its_first_call() {
+    let (cache, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plugin = cached_template(cache.path(), dir.path());
+    assert!(!plugin.is_resident(), "a loaded plugin holds no compiled code until it is called");
+    let view = crate::common::cluster(r#"{"nodePool":"pool"}"#);
+    assert!(plugin.validate_settings(&view).unwrap().is_ok());
+    assert!(plugin.is_resident());
+    // Clones share the mapping.
+    assert!(plugin.clone().validate_settings(&view).unwrap().is_ok());
+
+    // Without a cache, mapping again would mean compiling again: the plugin stays mapped.
+    let uncached = crate::common::fixture(&crate::common::host(), "template", World::SchedulingProvider);
+    assert!(uncached.is_resident());
+}
+
+#[test]
+fn a_parked_plugin_whose_artifact_is_gone_compiles_again_at_its_first_call() {
+    let (cache, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plugin = cached_template(cache.path(), dir.path());
+    for artifact in walk(cache.path()) {
+        fs::remove_file(artifact).unwrap();
+    }
+    let view = crate::common::cluster(r#"{"nodePool":"pool"}"#);
+    assert!(plugin.validate_settings(&view).unwrap().is_ok());
+    assert!(walk(cache.path()).iter().any(|p| p.extension().is_some_and(|e| e == "cwasm")), "stored again");
+}
+
+#[test]
+fn a_parked_plugin_whose_file_changed_is_not_run_and_says_why() {
+    let (cache, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plugin = cached_template(cache.path(), dir.path());
+    // Another component under the loaded plugin's name: its checks never ran.
+    fs::copy(fixtures::path("hostile"), dir.path().join("template.wasm")).unwrap();
+    let view = crate::common::cluster(r#"{"nodePool":"pool"}"#);
+    let error = plugin.validate_settings(&view).unwrap_err();
+    assert!(matches!(error.kind, CallErrorKind::Unavailable { .. }), "{error}");
+    assert!(error.to_string().contains("changed since it was loaded"), "{error}");
+    assert!(error.kind.is_transient(), "a reload of the plugins resolves it");
+    assert!(!plugin.is_resident());
+
+    // A missing file says which file.
+    fs::remove_file(dir.path().join("template.wasm")).unwrap();
+    let error = plugin.validate_settings(&view).unwrap_err().to_string();
+    assert!(error.contains("template.wasm"), "{error}");
 }
 
 #[cfg(unix)]
