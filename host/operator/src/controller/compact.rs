@@ -1,54 +1,118 @@
 //! A cached child in compact form: the object as the compact JSON text the API server sent,
-//! decoded only when a reconcile reads it, beside the few metadata fields the caches and the
-//! watch triggers read on every event (name, namespace, uid, resourceVersion, owners).
+//! compressed, and decoded only when a reconcile reads it, beside the few metadata fields the
+//! caches and the watch triggers read on every event (name, namespace, uid, resourceVersion,
+//! owners).
 //!
 //! k8s-openapi's types hold every optional field inline, and even a decoded `ObjectMeta` with
 //! its label and annotation maps weighs about 2 KiB; the caches are the operator's whole
-//! per-cluster memory.
+//! per-cluster memory. The text is compressed (LZ4) against a dictionary per kind: the objects
+//! the operator builds for the production example, which has every optional child. The children of every cluster
+//! share most of their text with those (field names, labels, probes, ports), so each one
+//! costs little more than what makes it differ.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::LazyLock;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use serde::de::{DeserializeOwned, Error as _};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+
+use crate::build::ClusterResources;
 
 /// `K` as the caches hold it. Its [`Resource::meta`] carries only the identity and the owner
 /// references: labels and annotations are read from [`Compact::decode`] or [`Compact::to_value`].
 pub struct Compact<K> {
     identity: ObjectMeta,
-    /// The whole object but its `managedFields`.
-    json: Box<str>,
+    /// The whole object but its `managedFields`, as compact JSON compressed against
+    /// [`dictionary`]`(K)`, its length prepended.
+    compressed: Box<[u8]>,
     kind: PhantomData<fn() -> K>,
 }
 
-/// A cached object whose JSON no longer decodes as its kind: it was cached without a typed
-/// decode, so a malformed object fails the reconcile that reads it, not the whole watch.
+/// A cached object that no longer decodes as its kind: it was cached without a typed decode,
+/// so a malformed object fails the reconcile that reads it, not the whole watch.
 #[derive(Debug, thiserror::Error)]
 #[error("the cached {kind} {name} does not decode: {source}")]
 pub struct DecodeError {
     kind: String,
     name: String,
-    source: serde_json::Error,
+    source: DecodeFailure,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeFailure {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("its compressed text is corrupt: {0}")]
+    Decompress(#[from] lz4_flex::block::DecompressError),
 }
 
 impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
     /// The whole object, decoded.
     pub fn decode(&self) -> Result<K, DecodeError> {
-        serde_json::from_str(&self.json).map_err(|source| self.decode_error(source))
+        self.parse()
     }
 
     /// The whole object as a JSON value.
     pub fn to_value(&self) -> Result<Value, DecodeError> {
-        serde_json::from_str(&self.json).map_err(|source| self.decode_error(source))
+        self.parse()
     }
 
-    fn decode_error(&self, source: serde_json::Error) -> DecodeError {
-        DecodeError { kind: K::kind(&()).into_owned(), name: self.identity.name.clone().unwrap_or_default(), source }
+    fn parse<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        let parsed = self.text().map_err(DecodeFailure::from).and_then(|text| Ok(serde_json::from_slice(&text)?));
+        parsed.map_err(|source| DecodeError {
+            kind: K::kind(&()).into_owned(),
+            name: self.identity.name.clone().unwrap_or_default(),
+            source,
+        })
     }
+}
+
+impl<K: Resource<DynamicType = ()>> Compact<K> {
+    /// The object's JSON text.
+    fn text(&self) -> Result<Vec<u8>, lz4_flex::block::DecompressError> {
+        lz4_flex::block::decompress_size_prepended_with_dict(&self.compressed, dictionary(&K::kind(&())))
+    }
+}
+
+/// The example whose children are the dictionaries: PDBs and a public API Service included.
+const DICTIONARY_CLUSTER: &str = include_str!("../../../../examples/production-cluster.yaml");
+
+/// The text objects of `kind` are compressed against: the objects of that kind the operator
+/// builds for [`DICTIONARY_CLUSTER`], as JSON. Fixed for the life of the process, since every
+/// cached object depends on it; empty for kinds the operator does not build.
+fn dictionary(kind: &str) -> &'static [u8] {
+    static DICTIONARIES: LazyLock<BTreeMap<String, Vec<u8>>> = LazyLock::new(|| {
+        let built = crate::render::parse_cluster(DICTIONARY_CLUSTER)
+            .and_then(|cluster| crate::render::desired(&cluster, &[], &crate::compose::NoPlugins));
+        built.map(|desired| dictionaries(&desired.resources)).unwrap_or_default()
+    });
+    DICTIONARIES.get(kind).map_or(&[], Vec::as_slice)
+}
+
+fn dictionaries(built: &ClusterResources) -> BTreeMap<String, Vec<u8>> {
+    fn add<K: Resource<DynamicType = ()> + Serialize>(dictionaries: &mut BTreeMap<String, Vec<u8>>, object: &K) {
+        let text = dictionaries.entry(K::kind(&()).into_owned()).or_default();
+        // Serialising a built object cannot fail; a missing part only costs compression.
+        let _ = serde_json::to_writer(text, object);
+    }
+    let mut dictionaries = BTreeMap::new();
+    add(&mut dictionaries, &built.config_map);
+    built.service_account.iter().for_each(|account| add(&mut dictionaries, account));
+    for service in [&built.metadata_service, &built.data_service].into_iter().chain(&built.public_api_service) {
+        add(&mut dictionaries, service);
+    }
+    add(&mut dictionaries, &built.metadata_statefulset);
+    add(&mut dictionaries, &built.data_statefulset);
+    for pdb in built.metadata_pdb.iter().chain(&built.data_pdb) {
+        add(&mut dictionaries, pdb);
+    }
+    dictionaries
 }
 
 impl<'de, K: Resource<DynamicType = ()>> Deserialize<'de> for Compact<K> {
@@ -71,8 +135,9 @@ impl<'de, K: Resource<DynamicType = ()>> Deserialize<'de> for Compact<K> {
             owner_references: full.owner_references,
             ..ObjectMeta::default()
         };
-        let json = serde_json::to_string(&object).map_err(D::Error::custom)?.into_boxed_str();
-        Ok(Self { identity, json, kind: PhantomData })
+        let text = serde_json::to_vec(&object).map_err(D::Error::custom)?;
+        let compressed = lz4_flex::block::compress_prepend_size_with_dict(&text, dictionary(&K::kind(&())));
+        Ok(Self { identity, compressed: compressed.into_boxed_slice(), kind: PhantomData })
     }
 }
 
@@ -107,13 +172,16 @@ impl<K: Resource<DynamicType = ()>> Resource for Compact<K> {
 
 impl<K> Clone for Compact<K> {
     fn clone(&self) -> Self {
-        Self { identity: self.identity.clone(), json: self.json.clone(), kind: PhantomData }
+        Self { identity: self.identity.clone(), compressed: self.compressed.clone(), kind: PhantomData }
     }
 }
 
 impl<K> fmt::Debug for Compact<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Compact").field("identity", &self.identity).field("json", &self.json).finish()
+        f.debug_struct("Compact")
+            .field("identity", &self.identity)
+            .field("compressed_bytes", &self.compressed.len())
+            .finish()
     }
 }
 
@@ -179,7 +247,8 @@ mod tests {
     #[test]
     fn keeps_the_object_as_compact_text_and_only_the_identity_decoded() {
         let compact: Compact<StatefulSet> = serde_json::from_value(served()).expect("decodes");
-        assert!(!compact.json.contains(' ') && !compact.json.contains("managedFields"));
+        let text = String::from_utf8(compact.text().expect("decompresses")).expect("utf-8");
+        assert!(!text.contains(' ') && !text.contains("managedFields"), "{text}");
         let identity = compact.meta();
         assert_eq!(identity.name.as_deref(), Some("r-data"));
         assert_eq!(identity.resource_version.as_deref(), Some("7"));
@@ -232,6 +301,35 @@ mod tests {
         scaled["spec"]["replicas"] = json!(7);
         let cached: Compact<StatefulSet> = serde_json::from_value(scaled).expect("decodes");
         assert_eq!(first_drift(&desired, &cached.to_value().expect("a value")).as_deref(), Some("spec.replicas"));
+    }
+
+    #[test]
+    fn every_kind_the_operator_builds_has_a_dictionary() {
+        for kind in ["ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget"] {
+            assert!(dictionary(kind).len() > 200, "{kind}: {} bytes", dictionary(kind).len());
+        }
+        assert!(dictionary("Pod").is_empty());
+    }
+
+    #[test]
+    fn another_clusters_children_compress_to_a_fraction_of_their_text() {
+        let cluster = crate::render::parse_cluster(crate::render::EMBEDDED_DEFAULT).expect("parses");
+        let built = crate::render::desired(&cluster, &[], &crate::compose::NoPlugins).expect("builds").resources;
+        let cached: Compact<StatefulSet> = serde_json::from_value(as_listed(&built.data_statefulset)).expect("decodes");
+        let text = cached.text().expect("decompresses").len();
+        assert!(cached.compressed.len() * 4 < text, "{} of {text} bytes", cached.compressed.len());
+        let service: Compact<k8s_openapi::api::core::v1::Service> =
+            serde_json::from_value(serde_json::to_value(&built.data_service).expect("json")).expect("decodes");
+        let text = service.text().expect("decompresses").len();
+        assert!(service.compressed.len() * 3 < text, "{} of {text} bytes", service.compressed.len());
+    }
+
+    #[test]
+    fn corrupt_compressed_text_fails_the_read_naming_the_object() {
+        let mut compact: Compact<StatefulSet> = serde_json::from_value(served()).expect("decodes");
+        compact.compressed = vec![0xff; 16].into_boxed_slice();
+        let error = compact.decode().expect_err("corrupt").to_string();
+        assert!(error.contains("StatefulSet r-data") && error.contains("corrupt"), "{error}");
     }
 
     #[test]
