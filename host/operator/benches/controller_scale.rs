@@ -86,6 +86,23 @@ where
     (count, held / count.max(1) as isize)
 }
 
+/// The average compressed and JSON text sizes of the cached objects of kind `K`.
+async fn compression<K>(client: &kube::Client) -> (usize, usize)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    use antfly_operator::controller::compact::Compact;
+    let api: Api<Compact<K>> = Api::namespaced(client.clone(), "bench");
+    let objects = api.list(&ListParams::default()).await.expect("list").items;
+    let count = objects.len().max(1);
+    let compressed: usize = objects.iter().map(Compact::compressed_bytes).sum();
+    let text: usize = objects.iter().map(|o| o.to_value().expect("decodes").to_string().len()).sum();
+    (compressed / count, text / count)
+}
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -206,5 +223,13 @@ async fn main() {
     ];
     for (kind, (count, bytes)) in kinds {
         println!("cached {kind}: {count} objects, {bytes} bytes each on the heap");
+    }
+    let texts = [
+        ("ConfigMap", compression::<ConfigMap>(&client).await),
+        ("Service", compression::<Service>(&client).await),
+        ("StatefulSet", compression::<StatefulSet>(&client).await),
+    ];
+    for (kind, (compressed, text)) in texts {
+        println!("  {kind}: {compressed} bytes compressed of {text} bytes of JSON text");
     }
 }

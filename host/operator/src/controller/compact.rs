@@ -74,6 +74,11 @@ impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
 }
 
 impl<K: Resource<DynamicType = ()>> Compact<K> {
+    /// The size of the compressed text, for the benchmarks.
+    pub fn compressed_bytes(&self) -> usize {
+        self.compressed.len()
+    }
+
     /// The object's JSON text.
     fn text(&self) -> Result<Vec<u8>, lz4_flex::block::DecompressError> {
         lz4_flex::block::decompress_size_prepended_with_dict(&self.compressed, dictionary(&K::kind(&())))
