@@ -22,6 +22,7 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::api::AntflyCluster;
 use crate::build::ClusterResources;
 
 /// `K` as the caches hold it. Its [`Resource::meta`] carries only the identity and the owner
@@ -63,6 +64,17 @@ impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
         self.parse()
     }
 
+    /// The object's whole metadata (labels, annotations, finalizers, ...), without decoding
+    /// the rest.
+    pub fn metadata(&self) -> Result<ObjectMeta, DecodeError> {
+        #[derive(Deserialize)]
+        struct Metadata {
+            #[serde(default)]
+            metadata: ObjectMeta,
+        }
+        self.parse::<Metadata>().map(|object| object.metadata)
+    }
+
     fn parse<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
         let parsed = self.text().map_err(DecodeFailure::from).and_then(|text| Ok(serde_json::from_slice(&text)?));
         parsed.map_err(|source| DecodeError {
@@ -93,20 +105,21 @@ const DICTIONARY_CLUSTER: &str = include_str!("../../../../examples/production-c
 /// cached object depends on it; empty for kinds the operator does not build.
 fn dictionary(kind: &str) -> &'static [u8] {
     static DICTIONARIES: LazyLock<BTreeMap<String, Vec<u8>>> = LazyLock::new(|| {
-        let built = crate::render::parse_cluster(DICTIONARY_CLUSTER)
-            .and_then(|cluster| crate::render::desired(&cluster, &[], &crate::compose::NoPlugins));
-        built.map(|desired| dictionaries(&desired.resources)).unwrap_or_default()
+        let Ok(cluster) = crate::render::parse_cluster(DICTIONARY_CLUSTER) else { return BTreeMap::new() };
+        let built = crate::render::desired(&cluster, &[], &crate::compose::NoPlugins);
+        built.map(|desired| dictionaries(&cluster, &desired.resources)).unwrap_or_default()
     });
     DICTIONARIES.get(kind).map_or(&[], Vec::as_slice)
 }
 
-fn dictionaries(built: &ClusterResources) -> BTreeMap<String, Vec<u8>> {
+fn dictionaries(cluster: &AntflyCluster, built: &ClusterResources) -> BTreeMap<String, Vec<u8>> {
     fn add<K: Resource<DynamicType = ()> + Serialize>(dictionaries: &mut BTreeMap<String, Vec<u8>>, object: &K) {
         let text = dictionaries.entry(K::kind(&()).into_owned()).or_default();
         // Serialising a built object cannot fail; a missing part only costs compression.
         let _ = serde_json::to_writer(text, object);
     }
     let mut dictionaries = BTreeMap::new();
+    add(&mut dictionaries, cluster);
     add(&mut dictionaries, &built.config_map);
     built.service_account.iter().for_each(|account| add(&mut dictionaries, account));
     for service in [&built.metadata_service, &built.data_service].into_iter().chain(&built.public_api_service) {
@@ -261,6 +274,15 @@ mod tests {
     }
 
     #[test]
+    fn its_whole_metadata_decodes_without_the_rest() {
+        let compact: Compact<StatefulSet> = serde_json::from_value(served()).expect("decodes");
+        let metadata = compact.metadata().expect("metadata");
+        assert_eq!(metadata.annotations.expect("annotations")["antfly.io/applied-hash"], "abc");
+        assert_eq!(metadata.labels.expect("labels")["app.kubernetes.io/instance"], "r");
+        assert!(metadata.managed_fields.is_none());
+    }
+
+    #[test]
     fn a_listed_item_gets_its_type_back() {
         let mut listed = served();
         let object = listed.as_object_mut().expect("an object");
@@ -310,7 +332,7 @@ mod tests {
 
     #[test]
     fn every_kind_the_operator_builds_has_a_dictionary() {
-        for kind in ["ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget"] {
+        for kind in ["AntflyCluster", "ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget"] {
             assert!(dictionary(kind).len() > 200, "{kind}: {} bytes", dictionary(kind).len());
         }
         assert!(dictionary("Pod").is_empty());

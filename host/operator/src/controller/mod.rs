@@ -31,13 +31,12 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
-use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::utils::PredicateConfig;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
 pub use apply::FIELD_MANAGER;
@@ -48,6 +47,7 @@ use crate::api::{AntflyBackup, AntflyCluster, AntflyRestore};
 use crate::base::labels::{LABEL_INSTANCE, MANAGER};
 use crate::compose::ExtensionResolver;
 use cache::{Caches, Triggers};
+use compact::Compact;
 use leader::{LeaderElector, LeaderState};
 use metrics::Metrics;
 
@@ -253,13 +253,13 @@ async fn run_controller(
     reconcile_all: impl futures::Stream<Item = ()> + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let clusters: Api<DeserializeGuard<AntflyCluster>> = api(&ctx.client, namespace.as_deref());
+    // Cached compact like the children; a cluster that does not decode fails its reconcile only.
+    let clusters: Api<Compact<AntflyCluster>> = api(&ctx.client, namespace.as_deref());
     let (reader, writer) = reflector::store();
     // A status write of our own changes none of these: it sets off no reconcile.
     let seen = ctx.clone();
     let changes = watcher(clusters, watcher::Config::default())
         .default_backoff()
-        .modify(|cluster| cluster.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
         .inspect_ok(move |cluster| {
@@ -275,21 +275,15 @@ async fn run_controller(
         .owns_shared_stream(triggers.pdbs)
         // A backup or restore adds its destination's environment to the cluster's pods.
         .watches_shared_stream(triggers.backups, |backup: Arc<AntflyBackup>| {
-            Some(
-                ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&backup.spec.cluster_ref.name)
-                    .within(&backup.namespace()?),
-            )
+            Some(ObjectRef::<Compact<AntflyCluster>>::new(&backup.spec.cluster_ref.name).within(&backup.namespace()?))
         })
         .watches_shared_stream(triggers.restores, |restore: Arc<AntflyRestore>| {
-            Some(
-                ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&restore.spec.cluster_ref.name)
-                    .within(&restore.namespace()?),
-            )
+            Some(ObjectRef::<Compact<AntflyCluster>>::new(&restore.spec.cluster_ref.name).within(&restore.namespace()?))
         })
         // Pods carry no owner reference to the cluster; map them by their instance label.
         .watches_shared_stream(triggers.pods, |pod: Arc<Pod>| {
             let instance = pod.labels().get(LABEL_INSTANCE)?.clone();
-            Some(ObjectRef::<DeserializeGuard<AntflyCluster>>::new(&instance).within(&pod.namespace()?))
+            Some(ObjectRef::<Compact<AntflyCluster>>::new(&instance).within(&pod.namespace()?))
         })
         .reconcile_all_on(reconcile_all)
         .graceful_shutdown_on(shutdown)
@@ -299,10 +293,11 @@ async fn run_controller(
 }
 
 /// What a reconcile of a cluster depends on besides its children: the spec (generation), the
-/// annotations (pause), labels, finalizers and deletion.
-fn spec_or_metadata_change(cluster: &DeserializeGuard<AntflyCluster>) -> Option<u64> {
+/// annotations (pause), labels, finalizers and deletion. A cluster whose metadata does not
+/// decode always passes, to fail in its reconcile.
+fn spec_or_metadata_change(cluster: &Compact<AntflyCluster>) -> Option<u64> {
     use std::hash::{Hash, Hasher};
-    let meta = cluster.meta();
+    let Ok(meta) = cluster.metadata() else { return Some(0) };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     meta.generation.hash(&mut hasher);
     meta.annotations.hash(&mut hasher);

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
 use super::apply::{Applied, Rollout, apply_all};
+use super::compact::Compact;
 use super::context::{Context, cluster_key as key, resource_version};
 use super::error::ReconcileError;
 use super::finalizer::{ensure_finalizer, finalize};
@@ -34,20 +34,21 @@ use crate::validate::ValidatedCluster;
 /// How soon to look again while sidecar injection is partial.
 const PARTIAL_MESH_RECHECK: Duration = Duration::from_secs(30);
 
-pub async fn reconcile(
-    guard: Arc<DeserializeGuard<AntflyCluster>>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
+pub async fn reconcile(cached: Arc<Compact<AntflyCluster>>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let started = Instant::now();
-    let result = match &guard.0 {
-        Ok(cached) => match ctx.own_status(&key(cached), resource_version(cached)) {
+    let result = match cached.decode() {
+        Ok(mut cluster) => {
             // The watch has not delivered this process's last status write yet: read it,
             // not the status from before it.
-            Some(status) => reconcile_cluster(&AntflyCluster { status: Some(status), ..cached.clone() }, &ctx).await,
-            None => reconcile_cluster(cached, &ctx).await,
-        },
+            if let Some(status) = ctx.own_status(&key(&*cached), resource_version(&*cached)) {
+                cluster.status = Some(status);
+            }
+            reconcile_cluster(&cluster, &ctx).await
+        }
         Err(invalid) => {
-            warn!(name = ?invalid.metadata.name, namespace = ?invalid.metadata.namespace, error = %invalid.error, "malformed AntflyCluster");
+            // The API server checks the CRD's schema, so only a schema older or newer than
+            // this operator's gets here; it waits for the object to change.
+            warn!(cluster = %key(&*cached), error = %invalid, "malformed AntflyCluster");
             Ok(Action::await_change())
         }
     };
@@ -60,11 +61,8 @@ pub async fn reconcile(
     result
 }
 
-pub fn error_policy(guard: Arc<DeserializeGuard<AntflyCluster>>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
-    let key = match &guard.0 {
-        Ok(c) => key(c),
-        Err(invalid) => format!("{:?}/{:?}", invalid.metadata.namespace, invalid.metadata.name),
-    };
+pub fn error_policy(cluster: Arc<Compact<AntflyCluster>>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let key = key(&*cluster);
     let attempt = ctx.note_failure(&key);
     warn!(cluster = %key, category = err.category(), attempt, error = %err, "reconcile failed");
     err.retry_after(attempt).map_or_else(Action::await_change, Action::requeue)
