@@ -105,8 +105,9 @@ const DICTIONARY_CLUSTER: &str = include_str!("../../../../examples/production-c
 /// cached object depends on it; empty for kinds the operator does not build.
 fn dictionary(kind: &str) -> &'static [u8] {
     static DICTIONARIES: LazyLock<BTreeMap<String, Vec<u8>>> = LazyLock::new(|| {
-        let Ok(cluster) = crate::render::parse_cluster(DICTIONARY_CLUSTER) else { return BTreeMap::new() };
-        let built = crate::render::desired(&cluster, &[], &crate::compose::NoPlugins);
+        // Decoded plainly: the YAML input parser would keep every CRD schema in memory.
+        let Ok(cluster) = serde_saphyr::from_str::<AntflyCluster>(DICTIONARY_CLUSTER) else { return BTreeMap::new() };
+        let built = crate::pipeline::desired_state(&cluster, &[], &crate::compose::NoPlugins);
         built.map(|desired| dictionaries(&cluster, &desired.resources)).unwrap_or_default()
     });
     DICTIONARIES.get(kind).map_or(&[], Vec::as_slice)
