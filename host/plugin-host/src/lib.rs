@@ -40,4 +40,4 @@ pub use manifest::{MANIFEST_FILE, Manifest, ManifestEntry};
 pub use observer::{CallObserver, CallRecord};
 pub use plugin::Plugin;
 pub use source::{LoadedFrom, PluginSource, WasmBytes, World};
-pub use text::{MAX_PLUGIN_TEXT_BYTES, TRUNCATION_MARKER, sanitize_text, truncate};
+pub use text::{MAX_PLUGIN_TEXT_BYTES, TRUNCATION_MARKER, error_chain, sanitize_text, truncate};

@@ -22,7 +22,7 @@ use crate::output::OutputSize;
 use crate::runtime::Runtime;
 use crate::sandbox::{CallState, DeniedTrap, GuestPanic};
 use crate::source::{LoadedFrom, PluginSource, WasmBytes, World};
-use crate::text::{MAX_PLUGIN_TEXT_BYTES, sanitize_text};
+use crate::text::{MAX_PLUGIN_TEXT_BYTES, error_chain, sanitize_text};
 use crate::wit::{
     BackupPlan, BackupRequest, ClusterView, Kv, MeshClusterView, PluginError, PodView, Role, SchedulingContribution,
 };
@@ -407,18 +407,6 @@ fn classify(error: &wasmtime::Error, state: &CallState, host: &Runtime) -> CallE
     } else {
         CallErrorKind::InvalidOutput { message }
     }
-}
-
-/// An error and its sources on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// The error's causes on one line, without the wasm backtrace: its frames carry names from

@@ -97,6 +97,18 @@ fn skip_until_string_terminator(chars: &mut std::iter::Peekable<std::str::Chars<
     }
 }
 
+/// An error and its causes, on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

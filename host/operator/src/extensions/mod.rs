@@ -227,13 +227,4 @@ pub(crate) fn host_world(world: PluginWorld) -> World {
 }
 
 /// An error and its causes, on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
+pub use antfly_plugin_host::error_chain;
