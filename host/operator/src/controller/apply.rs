@@ -22,7 +22,7 @@ use tracing::info;
 
 use super::cache::key;
 use super::compact::Compact;
-use super::context::Context;
+use super::context::{Context, child_key, resource_version};
 use super::error::ReconcileError;
 use super::storage::{self, StorageOutcome};
 use crate::base::labels::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER};
@@ -166,7 +166,7 @@ where
         let kind = self.kind;
         let name = desired.name_any();
         let hash = desired_hash(kind, &desired)?;
-        let object = format!("{kind}/{}/{name}", self.namespace);
+        let object = child_key(kind, self.namespace, &name);
         let live = self.cache.get(&key(self.namespace, &name)).map(|live| live.to_value()).transpose()?;
         if let Some(live_json) = &live
             && live_json["metadata"]["annotations"][APPLIED_HASH_ANNOTATION].as_str() == Some(hash.as_str())
@@ -195,6 +195,9 @@ where
             .await
             .map_err(|source| ReconcileError::Apply { kind, name: name.clone(), source })?;
         ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
+        if let Some(version) = resource_version(&written) {
+            ctx.applied_children.remember(&object, version);
+        }
         Ok(Some(written))
     }
 

@@ -62,6 +62,33 @@ pub struct Context {
     /// When the autoscaler last read metrics per cluster. In memory: a restarted operator
     /// reads them at once, which changes nothing the status keeps (the cooldowns).
     pub autoscale_evaluations: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// The resourceVersion of each child (kind/namespace/name) this process last applied,
+    /// until its watch delivers that version: the echo of a write the reconcile that made it
+    /// has already accounted for, which then triggers no reconcile.
+    pub applied_children: AppliedVersions,
+}
+
+/// The version each object was last written at by this process, until a watch shows it.
+#[derive(Debug, Default)]
+pub struct AppliedVersions(Mutex<HashMap<String, u64>>);
+
+impl AppliedVersions {
+    pub fn remember(&self, object: &str, version: u64) {
+        if let Ok(mut applied) = self.0.lock() {
+            applied.insert(object.to_string(), version);
+        }
+    }
+
+    /// Whether a change of `object` at `version` is the echo of the remembered write. The
+    /// write is forgotten once a change reaches or passes its version.
+    pub fn is_echo(&self, object: &str, version: Option<u64>) -> bool {
+        let Ok(mut applied) = self.0.lock() else { return false };
+        let (Some(&written), Some(seen)) = (applied.get(object), version) else { return false };
+        if seen >= written {
+            applied.remove(object);
+        }
+        seen == written
+    }
 }
 
 /// A status write, remembered so that a reconcile running before the cache shows it reads
@@ -77,6 +104,11 @@ pub struct WrittenStatus {
 /// `namespace/name`: the key of every per-cluster map here.
 pub fn cluster_key<K: Resource>(cluster: &K) -> String {
     format!("{}/{}", cluster.namespace().unwrap_or_default(), cluster.name_any())
+}
+
+/// The key of a child in the per-object maps: kind/namespace/name.
+pub fn child_key(kind: &str, namespace: &str, name: &str) -> String {
+    format!("{kind}/{namespace}/{name}")
 }
 
 /// An object's resourceVersion as a number (etcd's revision), to tell whether the cache shows
@@ -182,5 +214,31 @@ impl Context {
         if let Ok(mut failures) = self.failures.lock() {
             failures.remove(key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppliedVersions;
+
+    #[test]
+    fn only_the_change_at_the_applied_version_is_an_echo() {
+        let applied = AppliedVersions::default();
+        applied.remember("StatefulSet/db/r-data", 10);
+        assert!(!applied.is_echo("StatefulSet/db/r-data", Some(9)), "an older change");
+        assert!(!applied.is_echo("StatefulSet/db/r-meta", Some(10)), "another object");
+        assert!(!applied.is_echo("StatefulSet/db/r-data", None));
+        assert!(applied.is_echo("StatefulSet/db/r-data", Some(10)));
+        assert!(!applied.is_echo("StatefulSet/db/r-data", Some(10)), "forgotten once seen");
+    }
+
+    #[test]
+    fn a_later_change_is_no_echo_and_forgets_the_write() {
+        let applied = AppliedVersions::default();
+        applied.remember("ConfigMap/db/r-config", 10);
+        assert!(!applied.is_echo("ConfigMap/db/r-config", Some(12)), "someone else's change");
+        applied.remember("ConfigMap/db/r-config", 11);
+        assert!(!applied.is_echo("ConfigMap/db/r-config", Some(12)));
+        assert!(!applied.is_echo("ConfigMap/db/r-config", Some(11)), "the write was forgotten");
     }
 }

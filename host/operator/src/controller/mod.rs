@@ -242,6 +242,7 @@ fn make_context(
         write_limiter: throttle::WriteLimiter::new(config.write_limit.0, config.write_limit.1),
         written_replicas: Default::default(),
         autoscale_evaluations: Default::default(),
+        applied_children: Default::default(),
     }
 }
 
@@ -268,11 +269,11 @@ async fn run_controller(
         .predicate_filter(spec_or_metadata_change, PredicateConfig::default());
     Controller::for_stream(changes, reader)
         .with_config(controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES))
-        .owns_shared_stream(triggers.config_maps)
-        .owns_shared_stream(triggers.services)
-        .owns_shared_stream(triggers.service_accounts)
-        .owns_shared_stream(triggers.statefulsets)
-        .owns_shared_stream(triggers.pdbs)
+        .owns_shared_stream(without_own_echoes(triggers.config_maps, &ctx))
+        .owns_shared_stream(without_own_echoes(triggers.services, &ctx))
+        .owns_shared_stream(without_own_echoes(triggers.service_accounts, &ctx))
+        .owns_shared_stream(without_own_echoes(triggers.statefulsets, &ctx))
+        .owns_shared_stream(without_own_echoes(triggers.pdbs, &ctx))
         // A backup or restore adds its destination's environment to the cluster's pods.
         .watches_shared_stream(triggers.backups, |backup: Arc<AntflyBackup>| {
             Some(ObjectRef::<Compact<AntflyCluster>>::new(&backup.spec.cluster_ref.name).within(&backup.namespace()?))
@@ -290,6 +291,24 @@ async fn run_controller(
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// A child's changes but the echoes of the operator's own applies: the reconcile that applied
+/// a child went on with the object the API server answered, so its echo would only run the
+/// cluster's reconcile again to find nothing to do. Every other change, a controller's status
+/// update or another writer's edit included, still triggers.
+fn without_own_echoes<K>(
+    changes: impl futures::Stream<Item = Arc<Compact<K>>> + Send + 'static,
+    ctx: &Arc<Context>,
+) -> impl futures::Stream<Item = Arc<Compact<K>>> + Send + 'static
+where
+    K: kube::Resource<DynamicType = ()> + 'static,
+{
+    let ctx = ctx.clone();
+    changes.filter(move |child| {
+        let key = context::child_key(&K::kind(&()), &child.namespace().unwrap_or_default(), &child.name_any());
+        futures::future::ready(!ctx.applied_children.is_echo(&key, context::resource_version(&**child)))
+    })
 }
 
 /// What a reconcile of a cluster depends on besides its children: the spec (generation), the
