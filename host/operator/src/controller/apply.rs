@@ -167,15 +167,15 @@ where
         let name = desired.name_any();
         let hash = desired_hash(kind, &desired)?;
         let object = child_key(kind, self.namespace, &name);
-        let live = self.cache.get(&key(self.namespace, &name)).map(|live| live.to_value()).transpose()?;
-        if let Some(live_json) = &live
-            && live_json["metadata"]["annotations"][APPLIED_HASH_ANNOTATION].as_str() == Some(hash.as_str())
+        if let Some(live) = self.cache.get(&key(self.namespace, &name))
+            && live.applied_hash() == Some(hash.as_str())
         {
             // The hash says the desired object is unchanged; the fields say whether someone
             // changed the live one since.
+            let live_json = live.to_value()?;
             let desired_json =
                 serde_json::to_value(&desired).map_err(|e| ReconcileError::Serialise(kind, e.to_string()))?;
-            let Some(path) = first_drift(&desired_json, live_json) else {
+            let Some(path) = first_drift(&desired_json, &live_json) else {
                 ctx.forget_drift(&object);
                 return Ok(None);
             };

@@ -23,10 +23,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::AntflyCluster;
+use crate::base::APPLIED_HASH_ANNOTATION;
 use crate::build::ClusterResources;
 
-/// `K` as the caches hold it. Its [`Resource::meta`] carries only the identity and the owner
-/// references: labels and annotations are read from [`Compact::decode`] or [`Compact::to_value`].
+/// `K` as the caches hold it. Its [`Resource::meta`] carries only the identity, the owner
+/// references and the applied hash ([`Compact::applied_hash`]): labels and the other
+/// annotations are read from [`Compact::decode`], [`Compact::metadata`] or [`Compact::to_value`].
 pub struct Compact<K> {
     identity: ObjectMeta,
     /// The whole object but its `managedFields`, as compact JSON compressed against
@@ -86,6 +88,11 @@ impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
 }
 
 impl<K: Resource<DynamicType = ()>> Compact<K> {
+    /// The operator's hash of what it last applied to this object, if any.
+    pub fn applied_hash(&self) -> Option<&str> {
+        self.identity.annotations.as_ref()?.get(APPLIED_HASH_ANNOTATION).map(String::as_str)
+    }
+
     /// The size of the compressed text, for the benchmarks.
     pub fn compressed_bytes(&self) -> usize {
         self.compressed.len()
@@ -146,12 +153,18 @@ impl<'de, K: Resource<DynamicType = ()>> Deserialize<'de> for Compact<K> {
             metadata.remove("managedFields");
         }
         let full = ObjectMeta::deserialize(&*metadata).map_err(D::Error::custom)?;
+        // The applied hash is read on every apply: whether the object needs one at all.
+        let applied_hash = full.annotations.and_then(|mut all| {
+            let hash = all.remove(APPLIED_HASH_ANNOTATION)?;
+            Some(BTreeMap::from([(APPLIED_HASH_ANNOTATION.to_string(), hash)]))
+        });
         let identity = ObjectMeta {
             name: full.name,
             namespace: full.namespace,
             uid: full.uid,
             resource_version: full.resource_version,
             owner_references: full.owner_references,
+            annotations: applied_hash,
             ..ObjectMeta::default()
         };
         let text = serde_json::to_vec(&object).map_err(D::Error::custom)?;
@@ -271,7 +284,9 @@ mod tests {
         let identity = compact.meta();
         assert_eq!(identity.name.as_deref(), Some("r-data"));
         assert_eq!(identity.resource_version.as_deref(), Some("7"));
-        assert!(identity.labels.is_none() && identity.annotations.is_none());
+        assert!(identity.labels.is_none());
+        assert_eq!(compact.applied_hash(), Some("abc"), "the one annotation kept");
+        assert_eq!(identity.annotations.as_ref().map(BTreeMap::len), Some(1));
     }
 
     #[test]
