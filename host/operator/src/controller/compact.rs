@@ -26,11 +26,14 @@ use crate::api::AntflyCluster;
 use crate::base::APPLIED_HASH_ANNOTATION;
 use crate::build::ClusterResources;
 
-/// `K` as the caches hold it. Its [`Resource::meta`] carries only the identity, the owner
-/// references and the applied hash ([`Compact::applied_hash`]): labels and the other
-/// annotations are read from [`Compact::decode`], [`Compact::metadata`] or [`Compact::to_value`].
+/// `K` as the caches hold it. Its [`Resource::meta`] carries only the identity and the owner
+/// references: labels and annotations are read from [`Compact::decode`], [`Compact::metadata`]
+/// or [`Compact::to_value`], the applied hash from [`Compact::applied_hash`].
 pub struct Compact<K> {
     identity: ObjectMeta,
+    /// The operator's [`APPLIED_HASH_ANNOTATION`], kept apart: a one-entry map in the identity
+    /// would cost a whole B-tree node.
+    applied_hash: Option<Box<str>>,
     /// The whole object but its `managedFields`, as compact JSON compressed against
     /// [`dictionary`]`(K)`, its length prepended.
     compressed: Box<[u8]>,
@@ -90,7 +93,7 @@ impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
 impl<K: Resource<DynamicType = ()>> Compact<K> {
     /// The operator's hash of what it last applied to this object, if any.
     pub fn applied_hash(&self) -> Option<&str> {
-        self.identity.annotations.as_ref()?.get(APPLIED_HASH_ANNOTATION).map(String::as_str)
+        self.applied_hash.as_deref()
     }
 
     /// The size of the compressed text, for the benchmarks.
@@ -153,23 +156,19 @@ impl<'de, K: Resource<DynamicType = ()>> Deserialize<'de> for Compact<K> {
             metadata.remove("managedFields");
         }
         let full = ObjectMeta::deserialize(&*metadata).map_err(D::Error::custom)?;
-        // The applied hash is read on every apply: whether the object needs one at all.
-        let applied_hash = full.annotations.and_then(|mut all| {
-            let hash = all.remove(APPLIED_HASH_ANNOTATION)?;
-            Some(BTreeMap::from([(APPLIED_HASH_ANNOTATION.to_string(), hash)]))
-        });
+        // Read on every apply: whether the object needs one at all.
+        let applied_hash = full.annotations.and_then(|mut all| all.remove(APPLIED_HASH_ANNOTATION)).map(Box::from);
         let identity = ObjectMeta {
             name: full.name,
             namespace: full.namespace,
             uid: full.uid,
             resource_version: full.resource_version,
             owner_references: full.owner_references,
-            annotations: applied_hash,
             ..ObjectMeta::default()
         };
         let text = serde_json::to_vec(&object).map_err(D::Error::custom)?;
         let compressed = lz4_flex::block::compress_prepend_size_with_dict(&text, dictionary(&K::kind(&())));
-        Ok(Self { identity, compressed: compressed.into_boxed_slice(), kind: PhantomData })
+        Ok(Self { identity, applied_hash, compressed: compressed.into_boxed_slice(), kind: PhantomData })
     }
 }
 
@@ -204,7 +203,12 @@ impl<K: Resource<DynamicType = ()>> Resource for Compact<K> {
 
 impl<K> Clone for Compact<K> {
     fn clone(&self) -> Self {
-        Self { identity: self.identity.clone(), compressed: self.compressed.clone(), kind: PhantomData }
+        Self {
+            identity: self.identity.clone(),
+            applied_hash: self.applied_hash.clone(),
+            compressed: self.compressed.clone(),
+            kind: PhantomData,
+        }
     }
 }
 
@@ -212,6 +216,7 @@ impl<K> fmt::Debug for Compact<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Compact")
             .field("identity", &self.identity)
+            .field("applied_hash", &self.applied_hash)
             .field("compressed_bytes", &self.compressed.len())
             .finish()
     }
@@ -284,9 +289,8 @@ mod tests {
         let identity = compact.meta();
         assert_eq!(identity.name.as_deref(), Some("r-data"));
         assert_eq!(identity.resource_version.as_deref(), Some("7"));
-        assert!(identity.labels.is_none());
-        assert_eq!(compact.applied_hash(), Some("abc"), "the one annotation kept");
-        assert_eq!(identity.annotations.as_ref().map(BTreeMap::len), Some(1));
+        assert!(identity.labels.is_none() && identity.annotations.is_none());
+        assert_eq!(compact.applied_hash(), Some("abc"));
     }
 
     #[test]
