@@ -8,13 +8,9 @@
 //! component's bytes must still match its sha256 pin, so a symlink gains an attacker nothing
 //! a regular file would not.
 
-use std::borrow::Cow;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
 use std::path::Path;
-
-use crate::error::LoadError;
-use crate::source::WasmBytes;
 
 /// Cap on a component file. The JavaScript `aks` plugin, which embeds a whole engine, is
 /// 12 MB; Rust plugins are about 100 KiB.
@@ -31,17 +27,6 @@ pub enum FileError {
     TooLarge { size: u64, limit: u64 },
     #[error(transparent)]
     Io(#[from] std::io::Error),
-}
-
-/// The bytes of plugin `plugin`'s component: borrowed when embedded, read (under
-/// [`MAX_COMPONENT_BYTES`]) when a file.
-pub(crate) fn read_component<'a>(plugin: &str, wasm: &'a WasmBytes) -> Result<Cow<'a, [u8]>, LoadError> {
-    match wasm {
-        WasmBytes::Static(bytes) => Ok(Cow::Borrowed(bytes)),
-        WasmBytes::File(path) => read_regular_file(path, MAX_COMPONENT_BYTES)
-            .map(Cow::Owned)
-            .map_err(|source| LoadError::Read { plugin: plugin.to_string(), path: path.clone(), source }),
-    }
 }
 
 /// Reads `path` (following symlinks) when it is a regular file of at most `limit` bytes.

@@ -11,7 +11,6 @@ use wasmtime::component::Component;
 use crate::bindings::{WIT_PACKAGE, WIT_VERSION, wit_compatible};
 use crate::config::HostConfig;
 use crate::error::{BlockingError, HostError, LoadError};
-use crate::files::read_component;
 use crate::manifest::Manifest;
 use crate::plugin::{Plugin, WorldPre};
 use crate::runtime::Runtime;
@@ -40,7 +39,7 @@ impl PluginHost {
     /// world at a compatible WIT version with every function's exact signature, and
     /// pre-links it.
     pub fn load(&self, source: PluginSource) -> Result<Plugin, LoadError> {
-        let bytes = read_component(&source.name, &source.wasm)?;
+        let bytes = source.wasm.read(&source.name)?;
         let digest = hex::encode(Sha256::digest(&bytes));
         if let Some(expected) = &source.sha256
             && *expected != digest

@@ -16,7 +16,6 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 
 use crate::bindings::{BackupDestinationPre, MeshProfilePre, SchedulingProviderPre};
 use crate::error::{CallError, CallErrorKind, Stack, short_digest};
-use crate::files::read_component;
 use crate::observer::CallRecord;
 use crate::output::OutputSize;
 use crate::runtime::Runtime;
@@ -130,7 +129,7 @@ impl Plugin {
     /// checks of [`crate::PluginHost::load`] held for these exact bytes.
     fn map_again(&self) -> Result<WorldPre, String> {
         let inner = &self.inner;
-        let bytes = read_component(&inner.name, &inner.wasm).map_err(|e| error_chain(&e))?;
+        let bytes = inner.wasm.read(&inner.name).map_err(|e| error_chain(&e))?;
         let digest = hex::encode(Sha256::digest(&bytes));
         if digest != inner.digest {
             return Err(format!(

@@ -1,7 +1,11 @@
 //! What a plugin is before it is loaded: its world, where its bytes come from, and how its
 //! compiled code was obtained. Shared by the manifest reader and the host.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
+
+use crate::error::LoadError;
+use crate::files::{MAX_COMPONENT_BYTES, read_regular_file};
 
 /// The plugin worlds of the WIT package.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,6 +55,19 @@ pub enum WasmBytes {
     Static(&'static [u8]),
     /// A file of a plugin directory.
     File(PathBuf),
+}
+
+impl WasmBytes {
+    /// The component's bytes: borrowed when embedded, read (under [`MAX_COMPONENT_BYTES`]) when
+    /// a file. `plugin` names the plugin in the error.
+    pub(crate) fn read(&self, plugin: &str) -> Result<Cow<'_, [u8]>, LoadError> {
+        match self {
+            WasmBytes::Static(bytes) => Ok(Cow::Borrowed(bytes)),
+            WasmBytes::File(path) => read_regular_file(path, MAX_COMPONENT_BYTES)
+                .map(Cow::Owned)
+                .map_err(|source| LoadError::Read { plugin: plugin.to_string(), path: path.clone(), source }),
+        }
+    }
 }
 
 /// A plugin to load.
