@@ -196,7 +196,7 @@ where
             .map_err(|source| ReconcileError::Apply { kind, name: name.clone(), source })?;
         ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
         if let Some(version) = resource_version(&written) {
-            ctx.applied_children.remember(&object, version);
+            ctx.applied_children.remember(&object, version, ());
         }
         Ok(Some(written))
     }

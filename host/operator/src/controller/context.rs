@@ -33,9 +33,10 @@ pub struct Context {
     pub resync: Duration,
     /// Consecutive failures per cluster (namespace/name), for per-object backoff.
     pub failures: Mutex<HashMap<String, u32>>,
-    /// The last status this process wrote per cluster (namespace/name), kept only until the
-    /// cluster's watch delivers that write.
-    pub written_status: Mutex<HashMap<String, WrittenStatus>>,
+    /// The last status this process wrote per cluster (namespace/name), until the cluster's
+    /// watch delivers it: the drain and the autoscaler keep their state in the status, and
+    /// acting on the older one would undo a step (scale back up, drain again).
+    pub written_status: OwnWrites<AntflyClusterStatus>,
     /// The time reconciles read (schedules, run ids).
     pub clock: Arc<dyn Clock>,
     /// Image of backup and restore Jobs.
@@ -55,50 +56,59 @@ pub struct Context {
     pub autoscale_interval: Duration,
     /// The client-side limit on writes.
     pub write_limiter: WriteLimiter,
-    /// The data replicas this process last wrote per cluster (namespace/name), with the
-    /// StatefulSet's resourceVersion that write produced: kept only until the cache shows it,
-    /// so that a reconcile running before then does not read the old count back.
-    pub written_replicas: Mutex<HashMap<String, (i32, u64)>>,
+    /// The data replicas this process last wrote per cluster (namespace/name), until the
+    /// cache shows that write of the data StatefulSet.
+    pub written_replicas: OwnWrites<i32>,
     /// When the autoscaler last read metrics per cluster. In memory: a restarted operator
     /// reads them at once, which changes nothing the status keeps (the cooldowns).
     pub autoscale_evaluations: Mutex<HashMap<String, tokio::time::Instant>>,
     /// The resourceVersion of each child (kind/namespace/name) this process last applied,
     /// until its watch delivers that version: the echo of a write the reconcile that made it
     /// has already accounted for, which then triggers no reconcile.
-    pub applied_children: AppliedVersions,
+    pub applied_children: OwnWrites<()>,
 }
 
-/// The version each object was last written at by this process, until a watch shows it.
-#[derive(Debug, Default)]
-pub struct AppliedVersions(Mutex<HashMap<String, u64>>);
+/// Writes of this process per object, each with the resourceVersion the API server answered,
+/// held until a watch shows that version: a reconcile that runs before then reads the write,
+/// not the older cached object, and the watch's echo of the write is recognised.
+#[derive(Debug)]
+pub struct OwnWrites<T>(Mutex<HashMap<String, (u64, T)>>);
 
-impl AppliedVersions {
-    pub fn remember(&self, object: &str, version: u64) {
-        if let Ok(mut applied) = self.0.lock() {
-            applied.insert(object.to_string(), version);
-        }
-    }
-
-    /// Whether a change of `object` at `version` is the echo of the remembered write. The
-    /// write is forgotten once a change reaches or passes its version.
-    pub fn is_echo(&self, object: &str, version: Option<u64>) -> bool {
-        let Ok(mut applied) = self.0.lock() else { return false };
-        let (Some(&written), Some(seen)) = (applied.get(object), version) else { return false };
-        if seen >= written {
-            applied.remove(object);
-        }
-        seen == written
+impl<T> Default for OwnWrites<T> {
+    fn default() -> Self {
+        Self(Mutex::default())
     }
 }
 
-/// A status write, remembered so that a reconcile running before the cache shows it reads
-/// this status rather than the one before it: the drain and the autoscaler keep their state in
-/// the status, and acting on the older one would undo a step (scale back up, drain again).
-#[derive(Clone, Debug, PartialEq)]
-pub struct WrittenStatus {
-    /// The cluster's resourceVersion the write produced.
-    pub resource_version: u64,
-    pub status: AntflyClusterStatus,
+impl<T: Clone> OwnWrites<T> {
+    pub fn remember(&self, key: &str, version: u64, value: T) {
+        if let Ok(mut written) = self.0.lock() {
+            written.insert(key.to_string(), (version, value));
+        }
+    }
+
+    /// What was written, while the cached object (at `cached`) does not show it yet; forgotten
+    /// once it does.
+    pub fn unseen(&self, key: &str, cached: Option<u64>) -> Option<T> {
+        let mut written = self.0.lock().ok()?;
+        let (version, value) = written.get(key)?;
+        if cached.is_some_and(|cached| cached < *version) {
+            return Some(value.clone());
+        }
+        written.remove(key);
+        None
+    }
+
+    /// A watch delivered the object at `seen`: the write is forgotten once that reaches it.
+    /// Whether this change is the write's own echo.
+    pub fn seen(&self, key: &str, seen: Option<u64>) -> bool {
+        let Ok(mut written) = self.0.lock() else { return false };
+        let (Some(&(version, _)), Some(seen)) = (written.get(key), seen) else { return false };
+        if seen >= version {
+            written.remove(key);
+        }
+        seen == version
+    }
 }
 
 /// `namespace/name`: the key of every per-cluster map here.
@@ -134,49 +144,6 @@ impl Context {
         let attempt = failures.entry(key.to_string()).or_insert(0);
         *attempt += 1;
         *attempt
-    }
-
-    /// The status this process last wrote for the cluster, if the cached cluster (at
-    /// `cached_version`) does not show it yet; forgotten once it does.
-    pub fn own_status(&self, key: &str, cached_version: Option<u64>) -> Option<AntflyClusterStatus> {
-        let mut written = self.written_status.lock().ok()?;
-        let last = written.get(key)?;
-        if cached_version.is_some_and(|cached| cached < last.resource_version) {
-            return Some(last.status.clone());
-        }
-        written.remove(key);
-        None
-    }
-
-    /// Forgets a remembered status write once the watch delivers the cluster at
-    /// `seen_version` or later, so that nothing is held for clusters that are not reconciled.
-    pub fn forget_status_seen(&self, key: &str, seen_version: Option<u64>) {
-        let Ok(mut written) = self.written_status.lock() else { return };
-        if let Some(last) = written.get(key)
-            && seen_version.is_some_and(|seen| seen >= last.resource_version)
-        {
-            written.remove(key);
-        }
-    }
-
-    /// Remembers that this process wrote `replicas` for the cluster's data StatefulSet, which
-    /// the API server stored as `version`.
-    pub fn remember_replicas(&self, key: &str, replicas: i32, version: u64) {
-        if let Ok(mut written) = self.written_replicas.lock() {
-            written.insert(key.to_string(), (replicas, version));
-        }
-    }
-
-    /// The replicas this process wrote, while the cache (at `cached_version`) has not caught
-    /// up with that write; forgotten once it has.
-    pub fn written_replicas(&self, key: &str, cached_version: Option<u64>) -> Option<i32> {
-        let mut written = self.written_replicas.lock().ok()?;
-        let (replicas, version) = *written.get(key)?;
-        if cached_version.is_some_and(|cached| cached < version) {
-            return Some(replicas);
-        }
-        written.remove(key);
-        None
     }
 
     /// Whether the autoscaler should read metrics for the cluster now.
@@ -219,26 +186,37 @@ impl Context {
 
 #[cfg(test)]
 mod tests {
-    use super::AppliedVersions;
+    use super::OwnWrites;
 
     #[test]
     fn only_the_change_at_the_applied_version_is_an_echo() {
-        let applied = AppliedVersions::default();
-        applied.remember("StatefulSet/db/r-data", 10);
-        assert!(!applied.is_echo("StatefulSet/db/r-data", Some(9)), "an older change");
-        assert!(!applied.is_echo("StatefulSet/db/r-meta", Some(10)), "another object");
-        assert!(!applied.is_echo("StatefulSet/db/r-data", None));
-        assert!(applied.is_echo("StatefulSet/db/r-data", Some(10)));
-        assert!(!applied.is_echo("StatefulSet/db/r-data", Some(10)), "forgotten once seen");
+        let applied = OwnWrites::default();
+        applied.remember("StatefulSet/db/r-data", 10, ());
+        assert!(!applied.seen("StatefulSet/db/r-data", Some(9)), "an older change");
+        assert!(!applied.seen("StatefulSet/db/r-meta", Some(10)), "another object");
+        assert!(!applied.seen("StatefulSet/db/r-data", None));
+        assert!(applied.seen("StatefulSet/db/r-data", Some(10)));
+        assert!(!applied.seen("StatefulSet/db/r-data", Some(10)), "forgotten once seen");
     }
 
     #[test]
     fn a_later_change_is_no_echo_and_forgets_the_write() {
-        let applied = AppliedVersions::default();
-        applied.remember("ConfigMap/db/r-config", 10);
-        assert!(!applied.is_echo("ConfigMap/db/r-config", Some(12)), "someone else's change");
-        applied.remember("ConfigMap/db/r-config", 11);
-        assert!(!applied.is_echo("ConfigMap/db/r-config", Some(12)));
-        assert!(!applied.is_echo("ConfigMap/db/r-config", Some(11)), "the write was forgotten");
+        let applied = OwnWrites::default();
+        applied.remember("ConfigMap/db/r-config", 10, ());
+        assert!(!applied.seen("ConfigMap/db/r-config", Some(12)), "someone else's change");
+        applied.remember("ConfigMap/db/r-config", 11, ());
+        assert!(!applied.seen("ConfigMap/db/r-config", Some(12)));
+        assert!(!applied.seen("ConfigMap/db/r-config", Some(11)), "the write was forgotten");
+    }
+
+    #[test]
+    fn a_write_is_read_until_the_cache_shows_it() {
+        let written = OwnWrites::default();
+        written.remember("db/r", 10, 5);
+        assert_eq!(written.unseen("db/r", Some(9)), Some(5), "the cache is behind the write");
+        assert_eq!(written.unseen("db/r", Some(10)), None, "the cache shows it");
+        assert_eq!(written.unseen("db/r", Some(9)), None, "forgotten");
+        written.remember("db/r", 12, 3);
+        assert_eq!(written.unseen("db/r", None), None, "no cached version: the cache is read");
     }
 }

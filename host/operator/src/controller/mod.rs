@@ -264,7 +264,7 @@ async fn run_controller(
         .reflect(writer)
         .applied_objects()
         .inspect_ok(move |cluster| {
-            seen.forget_status_seen(&context::cluster_key(cluster), context::resource_version(cluster));
+            seen.written_status.seen(&context::cluster_key(cluster), context::resource_version(cluster));
         })
         .predicate_filter(spec_or_metadata_change, PredicateConfig::default());
     Controller::for_stream(changes, reader)
@@ -307,7 +307,7 @@ where
     let ctx = ctx.clone();
     changes.filter(move |child| {
         let key = context::child_key(&K::kind(&()), &child.namespace().unwrap_or_default(), &child.name_any());
-        futures::future::ready(!ctx.applied_children.is_echo(&key, context::resource_version(&**child)))
+        futures::future::ready(!ctx.applied_children.seen(&key, context::resource_version(&**child)))
     })
 }
 

@@ -40,7 +40,7 @@ pub async fn reconcile(cached: Arc<Compact<AntflyCluster>>, ctx: Arc<Context>) -
         Ok(mut cluster) => {
             // The watch has not delivered this process's last status write yet: read it,
             // not the status from before it.
-            if let Some(status) = ctx.own_status(&key(&*cached), resource_version(&*cached)) {
+            if let Some(status) = ctx.written_status.unseen(&key(&*cached), resource_version(&*cached)) {
                 cluster.status = Some(status);
             }
             reconcile_cluster(&cluster, &ctx).await
@@ -167,7 +167,7 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     if let Some(written) = applied.statefulsets.iter().find(|s| s.metadata.name.as_deref() == Some(&data_name))
         && let Some(version) = resource_version(written)
     {
-        ctx.remember_replicas(&key(cluster), scaled.replicas, version);
+        ctx.written_replicas.remember(&key(cluster), version, scaled.replicas);
     }
     // The lower replicas are applied: finalize the drained node, bounded, in the background.
     if let Some((api, node)) = scaled.finalize {

@@ -242,7 +242,7 @@ const MAX_SERVER_TEXT_BYTES: usize = 1024;
 fn live_replicas(ctx: &Context, cluster: &ValidatedCluster, key: &str, live_set: Option<&StatefulSet>) -> Option<i32> {
     if let Some(set) = live_set {
         let cached = set.spec.as_ref().and_then(|s| s.replicas);
-        return match ctx.written_replicas(key, resource_version(set)) {
+        return match ctx.written_replicas.unseen(key, resource_version(set)) {
             Some(written) => Some(written),
             None => cached,
         };

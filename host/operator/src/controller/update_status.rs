@@ -8,7 +8,7 @@ use serde_json::json;
 use tracing::warn;
 
 use super::apply::apply_params;
-use super::context::{Context, WrittenStatus, cluster_key, resource_version};
+use super::context::{Context, cluster_key, resource_version};
 use super::error::ReconcileError;
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase};
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, MAX_EVENT_NOTE_BYTES, truncate_utf8};
@@ -34,7 +34,7 @@ pub async fn publish<K: Resource<DynamicType = ()>>(
 }
 
 /// Write the status subresource by server-side apply, only when it changed; the status is
-/// remembered until the watch shows it ([`Context::own_status`]).
+/// remembered until the watch shows it ([`Context::written_status`]).
 pub async fn write_status(
     ctx: &Context,
     cluster: &AntflyCluster,
@@ -50,10 +50,8 @@ pub async fn write_status(
         .patch_status(&cluster.name_any(), &apply_params(), &Patch::Apply(&patch))
         .await
         .map_err(ReconcileError::WriteStatus)?;
-    if let Some(resource_version) = resource_version(&written)
-        && let Ok(mut all) = ctx.written_status.lock()
-    {
-        all.insert(cluster_key(cluster), WrittenStatus { resource_version, status });
+    if let Some(version) = resource_version(&written) {
+        ctx.written_status.remember(&cluster_key(cluster), version, status);
     }
     Ok(())
 }
