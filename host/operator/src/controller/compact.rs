@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::{DeserializeOwned, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -78,6 +78,11 @@ impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
             metadata: ObjectMeta,
         }
         self.parse::<Metadata>().map(|object| object.metadata)
+    }
+
+    /// Only the fields `T` names, the rest skipped unparsed.
+    pub fn read<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        self.parse()
     }
 
     fn parse<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
@@ -146,15 +151,11 @@ fn dictionaries(cluster: &AntflyCluster, built: &ClusterResources) -> BTreeMap<S
 
 impl<'de, K: Resource<DynamicType = ()>> Deserialize<'de> for Compact<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut object = Map::<String, Value>::deserialize(deserializer)?;
+        let ServedObject(mut object) = ServedObject::deserialize(deserializer)?;
         // The items of a list carry no type of their own.
         object.entry("apiVersion").or_insert_with(|| Value::from(K::api_version(&())));
         object.entry("kind").or_insert_with(|| Value::from(K::kind(&())));
         let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
-        if let Some(metadata) = metadata.as_object_mut() {
-            // Written by every field manager on every write; no reconcile reads it.
-            metadata.remove("managedFields");
-        }
         let full = ObjectMeta::deserialize(&*metadata).map_err(D::Error::custom)?;
         // Read on every apply: whether the object needs one at all.
         let applied_hash = full.annotations.and_then(|mut all| all.remove(APPLIED_HASH_ANNOTATION)).map(Box::from);
@@ -169,6 +170,57 @@ impl<'de, K: Resource<DynamicType = ()>> Deserialize<'de> for Compact<K> {
         let text = serde_json::to_vec(&object).map_err(D::Error::custom)?;
         let compressed = lz4_flex::block::compress_prepend_size_with_dict(&text, dictionary(&K::kind(&())));
         Ok(Self { identity, applied_hash, compressed: compressed.into_boxed_slice(), kind: PhantomData })
+    }
+}
+
+/// An object as the API server sent it, but its `metadata.managedFields`: written by every
+/// field manager on every write and read by no reconcile, it is skipped without being parsed
+/// into values (for a StatefulSet it is about as large as the spec).
+struct ServedObject(Map<String, Value>);
+
+/// An object's `metadata`, without its `managedFields`.
+struct ServedMetadata(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for ServedObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FieldsVisitor { skip: None, metadata: true }).map(Self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServedMetadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FieldsVisitor { skip: Some("managedFields"), metadata: false }).map(Self)
+    }
+}
+
+/// A JSON object's fields as values: `skip` left unparsed, and `metadata`, if `metadata` is
+/// set, without its managed fields.
+struct FieldsVisitor {
+    skip: Option<&'static str>,
+    metadata: bool,
+}
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut fields: A) -> Result<Self::Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = fields.next_key::<String>()? {
+            if self.skip == Some(key.as_str()) {
+                fields.next_value::<IgnoredAny>()?;
+            } else if self.metadata && key == "metadata" {
+                let ServedMetadata(metadata) = fields.next_value()?;
+                object.insert(key, Value::Object(metadata));
+            } else {
+                let value = fields.next_value()?;
+                object.insert(key, value);
+            }
+        }
+        Ok(object)
     }
 }
 
@@ -377,6 +429,31 @@ mod tests {
         compact.compressed = vec![0xff; 16].into_boxed_slice();
         let error = compact.decode().expect_err("corrupt").to_string();
         assert!(error.contains("StatefulSet r-data") && error.contains("corrupt"), "{error}");
+    }
+
+    #[test]
+    fn decodes_from_a_watch_event_and_from_a_list_as_the_server_sends_them() {
+        let object = served().to_string();
+        let event = format!(r#"{{"type":"MODIFIED","object":{object}}}"#);
+        let event: kube::core::WatchEvent<Compact<StatefulSet>> = serde_json::from_str(&event).expect("decodes");
+        let kube::core::WatchEvent::Modified(watched) = event else { panic!("a modification") };
+        // A list's items reach the decoder through serde's buffered content, not serde_json's.
+        let list = format!(r#"{{"kind":"StatefulSetList","apiVersion":"apps/v1","metadata":{{}},"items":[{object}]}}"#);
+        let list: kube::core::ObjectList<Compact<StatefulSet>> = serde_json::from_str(&list).expect("decodes");
+        let mut expected = served();
+        expected["metadata"].as_object_mut().expect("metadata").remove("managedFields");
+        for compact in [&watched, &list.items[0]] {
+            assert_eq!(compact.to_value().expect("a value"), expected);
+            assert_eq!(compact.applied_hash(), Some("abc"));
+        }
+    }
+
+    #[test]
+    fn managed_fields_are_skipped_whatever_they_hold() {
+        let mut odd = served();
+        odd["metadata"]["managedFields"] = json!({"not": ["a", "list", 1, null]});
+        let compact: Compact<StatefulSet> = serde_json::from_value(odd).expect("decodes");
+        assert!(compact.metadata().expect("metadata").managed_fields.is_none());
     }
 
     #[test]
