@@ -2,6 +2,7 @@
 //! annotations and ports. Every layer may import this module; it imports nothing of ours.
 
 pub mod labels;
+pub mod live;
 pub mod names;
 pub mod ports;
 pub mod text;

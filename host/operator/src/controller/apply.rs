@@ -8,24 +8,27 @@
 //! change to a field the operator sets is drift, repaired by applying again.
 
 use std::fmt::Debug;
+use std::marker::PhantomData;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, ValidationDirective};
+use kube::core::Request;
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::cache::key;
 use super::compact::Compact;
-use super::context::{Context, child_key, resource_version};
+use super::context::{Context, child_key};
 use super::error::ReconcileError;
 use super::storage::{self, StorageOutcome};
 use crate::base::labels::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER};
+use crate::base::live::{LiveMetadata, LiveStatefulSet};
 use crate::base::{APPLIED_HASH_ANNOTATION, Role, names};
 use crate::build::ClusterResources;
 use crate::build::drift::first_drift;
@@ -54,7 +57,7 @@ pub enum Rollout {
 pub struct Applied {
     /// The StatefulSets written by this pass, as the API server answered: fresher than the
     /// cache for the rollout step.
-    pub statefulsets: Vec<StatefulSet>,
+    pub statefulsets: Vec<LiveStatefulSet>,
     /// Where growing each role's volumes stands.
     pub storage: Vec<StorageOutcome>,
 }
@@ -85,7 +88,7 @@ pub async fn apply_all(
     let config_maps = Child::<ConfigMap>::new(&client, ns, &caches.config_maps, "ConfigMap");
     let accounts = Child::<ServiceAccount>::new(&client, ns, &caches.service_accounts, "ServiceAccount");
     let services = Child::<Service>::new(&client, ns, &caches.services, "Service");
-    let statefulsets = Child::<StatefulSet>::new(&client, ns, &caches.statefulsets, "StatefulSet");
+    let statefulsets = Child::<StatefulSet, LiveStatefulSet>::new(&client, ns, &caches.statefulsets, "StatefulSet");
     let pdbs = Child::<PodDisruptionBudget>::new(&client, ns, &caches.pdbs, "PodDisruptionBudget");
 
     let mut applied = Applied::default();
@@ -134,15 +137,44 @@ fn desired_hash<K: Serialize>(kind: &'static str, object: &K) -> Result<String, 
     Ok(hex::encode(Sha256::digest(bytes)))
 }
 
-/// One kind of child in one namespace: its API and its cache.
-struct Child<'a, K: Resource<DynamicType = ()> + 'static> {
+/// What an apply reads of the API server's answer; the rest of the written object is skipped
+/// unparsed.
+trait Answer: DeserializeOwned {
+    /// How the watch's echo of the write is recognised.
+    fn resource_version(&self) -> Option<u64>;
+}
+
+/// The resourceVersion alone, for kinds whose answer no later step reads.
+#[derive(Deserialize)]
+struct WrittenVersion {
+    #[serde(default)]
+    metadata: LiveMetadata,
+}
+
+impl Answer for WrittenVersion {
+    fn resource_version(&self) -> Option<u64> {
+        self.metadata.resource_version()
+    }
+}
+
+impl Answer for LiveStatefulSet {
+    fn resource_version(&self) -> Option<u64> {
+        self.metadata.resource_version()
+    }
+}
+
+/// One kind of child in one namespace: its API, its cache, and what is read of an apply's
+/// answer.
+struct Child<'a, K: Resource<DynamicType = ()> + 'static, A = WrittenVersion> {
     api: Api<K>,
+    client: &'a Client,
     cache: &'a Store<Compact<K>>,
     namespace: &'a str,
     kind: &'static str,
+    answer: PhantomData<fn() -> A>,
 }
 
-impl<'a, K> Child<'a, K>
+impl<'a, K, A> Child<'a, K, A>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Serialize
@@ -150,9 +182,11 @@ where
         + Clone
         + Debug
         + 'static,
+    A: Answer,
 {
-    fn new(client: &Client, namespace: &'a str, cache: &'a Store<Compact<K>>, kind: &'static str) -> Self {
-        Self { api: Api::namespaced(client.clone(), namespace), cache, namespace, kind }
+    fn new(client: &'a Client, namespace: &'a str, cache: &'a Store<Compact<K>>, kind: &'static str) -> Self {
+        let api = Api::namespaced(client.clone(), namespace);
+        Self { api, client, cache, namespace, kind, answer: PhantomData }
     }
 
     /// The live object, decoded, if the cache holds it.
@@ -160,9 +194,9 @@ where
         Ok(self.cache.get(&key(self.namespace, name)).map(|live| live.decode()).transpose()?)
     }
 
-    /// Apply `desired` unless the cached live object already carries its hash; the written
-    /// object, as the API server answered, when it was applied.
-    async fn apply(&self, ctx: &Context, mut desired: K) -> Result<Option<K>, ReconcileError> {
+    /// Apply `desired` unless the cached live object already carries its hash; what is read
+    /// of the API server's answer, when it was applied.
+    async fn apply(&self, ctx: &Context, mut desired: K) -> Result<Option<A>, ReconcileError> {
         let kind = self.kind;
         let name = desired.name_any();
         let hash = desired_hash(kind, &desired)?;
@@ -189,13 +223,14 @@ where
         }
         desired.annotations_mut().insert(APPLIED_HASH_ANNOTATION.to_string(), hash);
         ctx.before_write().await?;
-        let written = self
-            .api
+        // `Api::patch` would decode the whole answer, managed fields included.
+        let failed = |source| ReconcileError::Apply { kind, name: name.clone(), source };
+        let request = Request::new(K::url_path(&(), Some(self.namespace)))
             .patch(&name, &apply_params(), &Patch::Apply(&desired))
-            .await
-            .map_err(|source| ReconcileError::Apply { kind, name: name.clone(), source })?;
+            .map_err(|e| failed(kube::Error::BuildRequest(e)))?;
+        let written: A = self.client.request(request).await.map_err(failed)?;
         ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
-        if let Some(version) = resource_version(&written) {
+        if let Some(version) = written.resource_version() {
             ctx.applied_children.remember(&object, version, ());
         }
         Ok(Some(written))

@@ -28,6 +28,7 @@ use super::compact::{Compact, DecodeError};
 use crate::api::{AntflyBackup, AntflyRestore};
 use crate::base::Role;
 use crate::base::labels::{APP_NAME, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MANAGER};
+use crate::base::live::LiveStatefulSet;
 
 /// How many changes a subscriber may lag behind before the reflector waits for it. Each slot
 /// is preallocated (about 110 bytes) for each of the nine caches.
@@ -190,6 +191,11 @@ impl Caches {
     /// One role's StatefulSet, decoded, if the cache holds it.
     pub fn statefulset(&self, namespace: &str, name: &str) -> Result<Option<StatefulSet>, DecodeError> {
         self.statefulsets.get(&key(namespace, name)).map(|cached| cached.decode()).transpose()
+    }
+
+    /// What scaling, readiness and rollouts read of one role's StatefulSet, if the cache holds it.
+    pub fn live_statefulset(&self, namespace: &str, name: &str) -> Result<Option<LiveStatefulSet>, DecodeError> {
+        self.statefulsets.get(&key(namespace, name)).map(|cached| cached.read()).transpose()
     }
 
     /// The pods of one cluster that are not being deleted.

@@ -14,12 +14,8 @@ pub fn readiness(
     role: Role,
     desired: i32,
 ) -> Result<RoleReadiness, ReconcileError> {
-    let live = ctx.caches.statefulset(cluster.namespace(), &names::role(cluster.name(), role))?;
-    Ok(RoleReadiness {
-        desired,
-        exists: live.is_some(),
-        ready: live.and_then(|s| s.status.and_then(|s| s.ready_replicas)).unwrap_or(0),
-    })
+    let live = ctx.caches.live_statefulset(cluster.namespace(), &names::role(cluster.name(), role))?;
+    Ok(RoleReadiness { desired, exists: live.is_some(), ready: live.map_or(0, |s| s.ready_replicas()) })
 }
 
 /// Live pods of the cluster and how many carry the sidecar; the mesh profile plugin decides

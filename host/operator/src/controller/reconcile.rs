@@ -164,8 +164,8 @@ async fn reconcile_cluster(cluster: &AntflyCluster, ctx: &Context) -> Result<Act
     }
     let applied = apply_or_report(ctx, cluster, &mut status, &validated, resources, Rollout::Proceed, now).await?;
     let data_name = crate::base::names::role(validated.name(), Role::Data);
-    if let Some(written) = applied.statefulsets.iter().find(|s| s.metadata.name.as_deref() == Some(&data_name))
-        && let Some(version) = resource_version(written)
+    if let Some(written) = applied.statefulsets.iter().find(|s| s.name() == Some(&data_name))
+        && let Some(version) = written.resource_version()
     {
         ctx.written_replicas.remember(&key(cluster), version, scaled.replicas);
     }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Preconditions};
@@ -12,6 +11,7 @@ use tracing::info;
 
 use super::context::Context;
 use super::error::ReconcileError;
+use crate::base::live::LiveStatefulSet;
 use crate::base::{Role, names};
 use crate::rollout::{DEFAULT_POD_READY_TIMEOUT, RoleView, Step, plan};
 use crate::validate::ValidatedCluster;
@@ -43,7 +43,7 @@ pub fn pod_ready_timeout(cluster: &ValidatedCluster) -> Duration {
 pub async fn advance(
     ctx: &Context,
     cluster: &ValidatedCluster,
-    applied: &[StatefulSet],
+    applied: &[LiveStatefulSet],
     draining: bool,
     now: Timestamp,
 ) -> Result<RolloutState, ReconcileError> {
@@ -88,12 +88,12 @@ pub fn observe(
     ctx: &Context,
     cluster: &ValidatedCluster,
     role: Role,
-    applied: &[StatefulSet],
+    applied: &[LiveStatefulSet],
 ) -> Result<RoleView, ReconcileError> {
     let name = names::role(cluster.name(), role);
-    let statefulset = match applied.iter().find(|s| s.metadata.name.as_deref() == Some(name.as_str())) {
+    let statefulset = match applied.iter().find(|s| s.name() == Some(name.as_str())) {
         Some(written) => Some(written.clone()),
-        None => ctx.caches.statefulset(cluster.namespace(), &name)?,
+        None => ctx.caches.live_statefulset(cluster.namespace(), &name)?,
     };
     let pods = ctx.caches.role_pods(cluster.namespace(), cluster.name(), role);
     Ok(RoleView::observe(role, statefulset.as_ref(), &name, &pods))

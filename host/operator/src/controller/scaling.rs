@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
-use super::context::{Context, cluster_key, resource_version};
+use super::context::{Context, cluster_key};
 use super::error::ReconcileError;
 use super::rollout::observe;
 use super::update_status::{publish, warn_condition};
@@ -19,6 +18,7 @@ use crate::api::{
     AntflyCluster, AntflyClusterStatus, AutoScalingSpec, AutoScalingStatus, DataScaleDownStatus, ScaleDirection,
     ScaleDownPhase, ScaleSource,
 };
+use crate::base::live::LiveStatefulSet;
 use crate::base::text::truncate_utf8;
 use crate::base::{CONTAINER_NAME, Role, labels, names};
 use crate::scaling::autoscale::{self, Observation};
@@ -54,7 +54,7 @@ pub async fn scale_data(
     now: Timestamp,
 ) -> Result<Scaled, ReconcileError> {
     let name = names::role(validated.name(), Role::Data);
-    let live_set = ctx.caches.statefulset(validated.namespace(), &name)?;
+    let live_set = ctx.caches.live_statefulset(validated.namespace(), &name)?;
     let live = live_replicas(ctx, validated, &cluster_key(cluster), live_set.as_ref());
     let unsettled = unsettled(ctx, validated)?;
     let autoscaling = validated.spec().data_nodes.auto_scaling.as_ref().filter(|a| a.enabled);
@@ -239,10 +239,15 @@ const MAX_SERVER_TEXT_BYTES: usize = 1024;
 /// The data StatefulSet's replicas as they stand: the cache's, unless it has not yet caught up
 /// with this operator's own last write of them; or, while the StatefulSet is being recreated
 /// around its pods, as many as the highest pod ordinal says. `None` for a new cluster.
-fn live_replicas(ctx: &Context, cluster: &ValidatedCluster, key: &str, live_set: Option<&StatefulSet>) -> Option<i32> {
+fn live_replicas(
+    ctx: &Context,
+    cluster: &ValidatedCluster,
+    key: &str,
+    live_set: Option<&LiveStatefulSet>,
+) -> Option<i32> {
     if let Some(set) = live_set {
-        let cached = set.spec.as_ref().and_then(|s| s.replicas);
-        return match ctx.written_replicas.unseen(key, resource_version(set)) {
+        let cached = set.spec.replicas;
+        return match ctx.written_replicas.unseen(key, set.resource_version()) {
             Some(written) => Some(written),
             None => cached,
         };

@@ -21,11 +21,11 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::base::Role;
+use crate::base::live::LiveStatefulSet;
 
 /// The label the StatefulSet controller puts on each pod: the revision it was made from.
 pub const REVISION_LABEL: &str = "controller-revision-hash";
@@ -101,13 +101,9 @@ pub struct RoleView {
 
 impl RoleView {
     /// The view of `statefulset` (absent: not created yet) and its pods.
-    pub fn observe(role: Role, statefulset: Option<&StatefulSet>, name: &str, pods: &[Pod]) -> Self {
-        let replicas = statefulset.and_then(|s| s.spec.as_ref()).and_then(|s| s.replicas).unwrap_or(0);
-        let update_revision = statefulset.and_then(|s| {
-            let status = s.status.as_ref()?;
-            let seen = status.observed_generation.is_some() && status.observed_generation >= s.metadata.generation;
-            seen.then(|| status.update_revision.clone()).flatten()
-        });
+    pub fn observe(role: Role, statefulset: Option<&LiveStatefulSet>, name: &str, pods: &[Pod]) -> Self {
+        let replicas = statefulset.and_then(|s| s.spec.replicas).unwrap_or(0);
+        let update_revision = statefulset.and_then(LiveStatefulSet::update_revision).map(String::from);
         let mut pods: Vec<PodView> = pods.iter().filter_map(|p| PodView::from_pod(p, name)).collect();
         pods.sort_by_key(|p| p.ordinal);
         Self { role, replicas, update_revision, pods }
