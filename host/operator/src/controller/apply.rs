@@ -111,8 +111,11 @@ pub async fn apply_all(
     }
     if rollout == Rollout::Proceed {
         for (role, desired) in [(Role::Metadata, metadata_statefulset), (Role::Data, data_statefulset)] {
-            let live = statefulsets.cached(&names::role(name, role))?;
-            let (desired, outcome) = storage::reconcile_volumes(ctx, cluster, role, desired, live.as_ref()).await?;
+            // The decoded live object is dropped before the apply's request is in flight.
+            let (desired, outcome) = {
+                let live = statefulsets.cached(&names::role(name, role))?;
+                storage::reconcile_volumes(ctx, cluster, role, desired, live.as_ref()).await?
+            };
             applied.storage.push(outcome);
             if let Some(desired) = desired
                 && let Some(written) = statefulsets.apply(ctx, desired).await?
@@ -228,6 +231,7 @@ where
         let request = Request::new(K::url_path(&(), Some(self.namespace)))
             .patch(&name, &apply_params(), &Patch::Apply(&desired))
             .map_err(|e| failed(kube::Error::BuildRequest(e)))?;
+        drop(desired);
         let written: A = self.client.request(request).await.map_err(failed)?;
         ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
         if let Some(version) = written.resource_version() {
