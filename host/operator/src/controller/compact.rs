@@ -183,24 +183,26 @@ struct ServedMetadata(Map<String, Value>);
 
 impl<'de> Deserialize<'de> for ServedObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(FieldsVisitor { skip: None, metadata: true }).map(Self)
+        deserializer.deserialize_map(WithoutManagedFields(Level::Object)).map(Self)
     }
 }
 
 impl<'de> Deserialize<'de> for ServedMetadata {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(FieldsVisitor { skip: Some("managedFields"), metadata: false }).map(Self)
+        deserializer.deserialize_map(WithoutManagedFields(Level::Metadata)).map(Self)
     }
 }
 
-/// A JSON object's fields as values: `skip` left unparsed, and `metadata`, if `metadata` is
-/// set, without its managed fields.
-struct FieldsVisitor {
-    skip: Option<&'static str>,
-    metadata: bool,
+#[derive(Clone, Copy)]
+enum Level {
+    Object,
+    Metadata,
 }
 
-impl<'de> Visitor<'de> for FieldsVisitor {
+/// A JSON object's fields as values, at either level of the path to `managedFields`.
+struct WithoutManagedFields(Level);
+
+impl<'de> Visitor<'de> for WithoutManagedFields {
     type Value = Map<String, Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -210,14 +212,18 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut fields: A) -> Result<Self::Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = fields.next_key::<String>()? {
-            if self.skip == Some(key.as_str()) {
-                fields.next_value::<IgnoredAny>()?;
-            } else if self.metadata && key == "metadata" {
-                let ServedMetadata(metadata) = fields.next_value()?;
-                object.insert(key, Value::Object(metadata));
-            } else {
-                let value = fields.next_value()?;
-                object.insert(key, value);
+            match (self.0, key.as_str()) {
+                (Level::Metadata, "managedFields") => {
+                    fields.next_value::<IgnoredAny>()?;
+                }
+                (Level::Object, "metadata") => {
+                    let ServedMetadata(metadata) = fields.next_value()?;
+                    object.insert(key, Value::Object(metadata));
+                }
+                _ => {
+                    let value = fields.next_value()?;
+                    object.insert(key, value);
+                }
             }
         }
         Ok(object)
