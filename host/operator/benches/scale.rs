@@ -135,13 +135,26 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-fn http_status(port: u16, path: &str) -> Option<u16> {
+fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
-    response.split_whitespace().nth(1)?.parse().ok()
+    Some(response)
+}
+
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    http_get(port, path)?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Reconciles the operator has run so far, from its `/metrics`: those beyond one per cluster
+/// and phase were set off by something other than the bench's change (mostly the echo of the
+/// operator's own write, delivered before its answer was read).
+fn reconciles(port: u16) -> u64 {
+    let metrics = http_get(port, "/metrics").unwrap_or_default();
+    let counts = metrics.lines().filter(|line| line.starts_with("antfly_operator_reconciles_total"));
+    counts.filter_map(|line| line.split_whitespace().last()?.parse::<f64>().ok()).sum::<f64>() as u64
 }
 
 /// A `--plugin-dir` of `count` distinct plugins: the first-party components, each made unique
@@ -376,6 +389,7 @@ async fn main() {
     }
     tokio::time::sleep(AUDIT_SETTLE).await;
     let (hwm_converged, rss_converged, cpu_converged) = process_usage(pid);
+    let reconciles_converged = reconciles(port);
     let memory_converged = memory_breakdown(pid);
     let mark_converged = cp.audit_requests().expect("audit log").len();
 
@@ -407,6 +421,7 @@ async fn main() {
 
     tokio::time::sleep(steady).await;
     let (hwm, rss, cpu) = process_usage(pid);
+    let reconciles_updated = reconciles(port);
     let events = cp.audit_requests().expect("audit log");
 
     println!();
@@ -424,6 +439,10 @@ async fn main() {
         (rss_converged.saturating_sub(baseline_rss)) as f64 / clusters as f64
     );
     println!("operator CPU: {cpu_converged:.2} s to convergence, {cpu:.2} s to the end of the steady state");
+    println!(
+        "reconciles: {reconciles_converged} to convergence, {} more to the end of the steady state",
+        reconciles_updated.saturating_sub(reconciles_converged)
+    );
     print_window("converge requests", &events[mark_start..mark_converged], Some(floor));
     // Floor of an image change: both StatefulSets and the status (a new observedGeneration).
     print_window("update requests", &events[mark_converged..mark_updated], Some(clusters * 3));
