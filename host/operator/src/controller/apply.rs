@@ -24,7 +24,7 @@ use tracing::info;
 
 use super::cache::key;
 use super::compact::Compact;
-use super::context::{Context, child_key};
+use super::context::{Context, child_key, resource_version};
 use super::error::ReconcileError;
 use super::storage::{self, StorageOutcome};
 use crate::base::labels::{LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGER};
@@ -207,6 +207,11 @@ where
         if let Some(live) = self.cache.get(&key(self.namespace, &name))
             && live.applied_hash() == Some(hash.as_str())
         {
+            if live.is_own_write() {
+                // Unchanged since this process applied this very object.
+                ctx.forget_drift(&object);
+                return Ok(None);
+            }
             // The hash says the desired object is unchanged; the fields say whether someone
             // changed the live one since.
             let live_json = live.to_value()?;
@@ -235,7 +240,12 @@ where
         let written: A = self.client.request(request).await.map_err(failed)?;
         ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
         if let Some(version) = written.resource_version() {
-            ctx.applied_children.remember(&object, version, ());
+            match self.cache.get(&key(self.namespace, &name)) {
+                // The watch delivered the echo before this answer, and it set off a reconcile
+                // that is to find this object unchanged.
+                Some(live) if resource_version(&*live) == Some(version) => live.mark_own_write(),
+                _ => ctx.applied_children.remember(&object, version, ()),
+            }
         }
         Ok(Some(written))
     }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
@@ -34,6 +35,9 @@ pub struct Compact<K> {
     /// The operator's [`APPLIED_HASH_ANNOTATION`], kept apart: a one-entry map in the identity
     /// would cost a whole B-tree node.
     applied_hash: Option<Box<str>>,
+    /// Whether this version is the one this process's own apply wrote (see
+    /// [`Compact::mark_own_write`]).
+    own_write: AtomicBool,
     /// The whole object but its `managedFields`, as compact JSON compressed against
     /// [`dictionary`]`(K)`, its length prepended.
     compressed: Box<[u8]>,
@@ -99,6 +103,18 @@ impl<K: Resource<DynamicType = ()>> Compact<K> {
     /// The operator's hash of what it last applied to this object, if any.
     pub fn applied_hash(&self) -> Option<&str> {
         self.applied_hash.as_deref()
+    }
+
+    /// Marks this version as written by this process: the API server answered one of its
+    /// applies with this resourceVersion. Its fields are what that apply made them, so an
+    /// apply of the same desired object has no drift to look for; another writer's change is
+    /// a new version, and is checked.
+    pub fn mark_own_write(&self) {
+        self.own_write.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_own_write(&self) -> bool {
+        self.own_write.load(Ordering::Relaxed)
     }
 
     /// The size of the compressed text, for the benchmarks.
@@ -169,7 +185,8 @@ impl<'de, K: Resource<DynamicType = ()>> Deserialize<'de> for Compact<K> {
         };
         let text = serde_json::to_vec(&object).map_err(D::Error::custom)?;
         let compressed = lz4_flex::block::compress_prepend_size_with_dict(&text, dictionary(&K::kind(&())));
-        Ok(Self { identity, applied_hash, compressed: compressed.into_boxed_slice(), kind: PhantomData })
+        let compressed = compressed.into_boxed_slice();
+        Ok(Self { identity, applied_hash, own_write: AtomicBool::new(false), compressed, kind: PhantomData })
     }
 }
 
@@ -264,6 +281,7 @@ impl<K> Clone for Compact<K> {
         Self {
             identity: self.identity.clone(),
             applied_hash: self.applied_hash.clone(),
+            own_write: AtomicBool::new(self.own_write.load(Ordering::Relaxed)),
             compressed: self.compressed.clone(),
             kind: PhantomData,
         }
@@ -460,6 +478,14 @@ mod tests {
         odd["metadata"]["managedFields"] = json!({"not": ["a", "list", 1, null]});
         let compact: Compact<StatefulSet> = serde_json::from_value(odd).expect("decodes");
         assert!(compact.metadata().expect("metadata").managed_fields.is_none());
+    }
+
+    #[test]
+    fn a_version_is_an_own_write_only_once_marked() {
+        let compact: Compact<StatefulSet> = serde_json::from_value(served()).expect("decodes");
+        assert!(!compact.is_own_write());
+        compact.mark_own_write();
+        assert!(compact.is_own_write() && compact.clone().is_own_write());
     }
 
     #[test]

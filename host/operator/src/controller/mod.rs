@@ -307,7 +307,11 @@ where
     let ctx = ctx.clone();
     changes.filter(move |child| {
         let key = context::child_key(&K::kind(&()), &child.namespace().unwrap_or_default(), &child.name_any());
-        futures::future::ready(!ctx.applied_children.seen(&key, context::resource_version(&**child)))
+        let echo = ctx.applied_children.seen(&key, context::resource_version(&**child));
+        if echo {
+            child.mark_own_write();
+        }
+        futures::future::ready(!echo)
     })
 }
 
