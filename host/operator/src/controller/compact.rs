@@ -65,12 +65,12 @@ pub enum DecodeFailure {
 impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
     /// The whole object, decoded.
     pub fn decode(&self) -> Result<K, DecodeError> {
-        self.parse()
+        self.read()
     }
 
     /// The whole object as a JSON value.
     pub fn to_value(&self) -> Result<Value, DecodeError> {
-        self.parse()
+        self.read()
     }
 
     /// The object's whole metadata (labels, annotations, finalizers, ...), without decoding
@@ -81,15 +81,11 @@ impl<K: Resource<DynamicType = ()> + DeserializeOwned> Compact<K> {
             #[serde(default)]
             metadata: ObjectMeta,
         }
-        self.parse::<Metadata>().map(|object| object.metadata)
+        self.read::<Metadata>().map(|object| object.metadata)
     }
 
     /// Only the fields `T` names, the rest skipped unparsed.
     pub fn read<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        self.parse()
-    }
-
-    fn parse<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
         let parsed = self.text().map_err(DecodeFailure::from).and_then(|text| Ok(serde_json::from_slice(&text)?));
         parsed.map_err(|source| DecodeError {
             kind: K::kind(&()).into_owned(),
