@@ -396,6 +396,11 @@ impl ControlPlane {
         self.dir.path()
     }
 
+    /// The process ids of kube-apiserver and etcd, for benchmarks that account for their CPU.
+    pub fn server_pids(&self) -> [(&'static str, u32); 2] {
+        [(self.apiserver.name(), self.apiserver.id()), (self.etcd.name(), self.etcd.id())]
+    }
+
     /// The audit log file.
     pub fn audit_log_path(&self) -> &Path {
         &self.audit_log

@@ -39,6 +39,11 @@ impl Process {
         self.name
     }
 
+    /// The operating system's id of the process.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The log file.
     pub(crate) fn log(&self) -> &Path {
         &self.log

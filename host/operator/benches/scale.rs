@@ -131,6 +131,18 @@ fn memory_breakdown(pid: u32) -> String {
     )
 }
 
+/// Seconds every core of the machine has spent idle since boot, from `/proc/stat`.
+fn machine_idle_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu = stat.lines().find(|l| l.starts_with("cpu ")).unwrap_or_default();
+    // user nice system idle iowait ...: idle is the fourth number.
+    cpu.split_whitespace().nth(4).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) as f64 / 100.0
+}
+
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1, usize::from) as f64
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
@@ -348,6 +360,9 @@ async fn main() {
     let floor = clusters * (children + 1);
     tokio::time::sleep(AUDIT_SETTLE).await;
     let mark_start = cp.audit_requests().expect("audit log").len();
+    let cpu_of_servers = || cp.server_pids().map(|(name, pid)| (name, process_usage(pid).2));
+    let (servers_before, bench_before) = (cpu_of_servers(), process_usage(std::process::id()).2);
+    let idle_before = machine_idle_seconds();
 
     let apiserver_profile = std::env::var_os("ANTFLY_SCALE_APISERVER_PROFILE").map(|path| {
         let admin_config = cp.kubeconfig_for_user("scale-bench-admin", &["system:masters"]).expect("kubeconfig");
@@ -382,6 +397,9 @@ async fn main() {
         c.status.as_ref().and_then(|s| s.observed_generation).is_some()
     });
     let (children_done, converged_at) = futures::join!(futures::future::join_all(child_watches), statuses);
+    let servers_converged = cpu_of_servers();
+    let bench_converged = process_usage(std::process::id()).2;
+    let idle_converged = machine_idle_seconds() - idle_before;
     let children_exist = children_done.into_iter().max().expect("a minimal cluster has children") - created;
     let converged = converged_at - created;
     if let Some(mut profile) = apiserver_profile {
@@ -439,6 +457,16 @@ async fn main() {
         (rss_converged.saturating_sub(baseline_rss)) as f64 / clusters as f64
     );
     println!("operator CPU: {cpu_converged:.2} s to convergence, {cpu:.2} s to the end of the steady state");
+    let others: Vec<String> = servers_before
+        .iter()
+        .zip(&servers_converged)
+        .map(|((name, before), (_, after))| format!("{name} {:.2} s", after - before))
+        .chain([
+            format!("this benchmark {:.2} s", bench_converged - bench_before),
+            format!("idle {idle_converged:.2} s of {} cores", cores()),
+        ])
+        .collect();
+    println!("CPU from the first create to convergence, besides the operator: {}", others.join(", "));
     println!(
         "reconciles: {reconciles_converged} to convergence, {} more to the end of the steady state",
         reconciles_updated.saturating_sub(reconciles_converged)

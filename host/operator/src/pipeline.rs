@@ -72,7 +72,15 @@ pub fn desired_state(
     destinations: &[DestinationRequest],
     resolver: &dyn ExtensionResolver,
 ) -> Result<DesiredState, PipelineError> {
-    let cluster = validate(cluster).map_err(PipelineError::Invalid)?;
+    desired_state_of_valid(validate(cluster).map_err(PipelineError::Invalid)?, destinations, resolver)
+}
+
+/// [`desired_state`] for a cluster that has passed validation.
+pub fn desired_state_of_valid(
+    cluster: ValidatedCluster,
+    destinations: &[DestinationRequest],
+    resolver: &dyn ExtensionResolver,
+) -> Result<DesiredState, PipelineError> {
     let mut contributions = resolver.resolve(&cluster).map_err(PipelineError::Plugins)?;
     let (destinations, destination_problems) = server_environment(destinations, resolver);
     contributions.destinations = destinations;

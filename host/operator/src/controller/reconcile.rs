@@ -26,10 +26,10 @@ use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase, SidecarInject
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, truncate_utf8};
 use crate::base::{PAUSE_ANNOTATION, Role};
 use crate::compose::ExtensionError;
-use crate::pipeline::{DesiredState, FailedStep, PipelineError, desired_state};
+use crate::pipeline::{DesiredState, FailedStep, PipelineError, desired_state_of_valid};
 use crate::rollout::Step;
 use crate::status;
-use crate::validate::ValidatedCluster;
+use crate::validate::{ValidatedCluster, validate};
 
 /// How soon to look again while sidecar injection is partial.
 const PARTIAL_MESH_RECHECK: Duration = Duration::from_secs(30);
@@ -374,27 +374,35 @@ fn set_sidecar_detection_failed(
     message
 }
 
-/// The shared pipeline, off the async runtime: plugin calls are CPU-bound and bounded by the
-/// sandbox. The outer error is a failed task, the inner one a failed step.
+/// The shared pipeline. The outer error is a failed task, the inner one a failed step.
+///
+/// Plugin calls are CPU-bound and bounded by the sandbox, so a cluster that calls a plugin is
+/// built off the async runtime. One that calls none is validated and built in place, in well
+/// under a millisecond: a thread hop per reconcile cost more than the work.
 async fn run_pipeline(
     ctx: &Context,
     cluster: &AntflyCluster,
 ) -> Result<Result<DesiredState, PipelineError>, ReconcileError> {
-    let resolver = ctx.resolver.clone();
-    let owned = cluster.clone();
+    let validated = match validate(cluster) {
+        Ok(validated) => validated,
+        Err(errors) => return Ok(Err(PipelineError::Invalid(errors))),
+    };
     let destinations = super::runs::destinations_of(ctx, cluster);
-    tokio::task::spawn_blocking(move || {
-        let desired = desired_state(&owned, &destinations, &*resolver);
-        if let Ok(desired) = &desired {
-            for problem in &desired.destination_problems {
-                // Reported in the backup's or restore's own status.
-                info!(cluster = %key(&owned), owner = %problem.owner, message = %problem.message, "destination left off the pods");
-            }
+    let desired = if validated.plugin_requests().is_empty() && destinations.is_empty() {
+        desired_state_of_valid(validated, &destinations, &*ctx.resolver)
+    } else {
+        let resolver = ctx.resolver.clone();
+        tokio::task::spawn_blocking(move || desired_state_of_valid(validated, &destinations, &*resolver))
+            .await
+            .map_err(|e| ReconcileError::PluginTask(e.to_string()))?
+    };
+    if let Ok(desired) = &desired {
+        for problem in &desired.destination_problems {
+            // Reported in the backup's or restore's own status.
+            info!(cluster = %key(cluster), owner = %problem.owner, message = %problem.message, "destination left off the pods");
         }
-        desired
-    })
-        .await
-        .map_err(|e| ReconcileError::PluginTask(e.to_string()))
+    }
+    Ok(desired)
 }
 
 fn set_configuration_valid(status: &mut AntflyClusterStatus, generation: Option<i64>, now: Timestamp) {
