@@ -152,7 +152,11 @@ fn main() -> ExitCode {
             };
         }
         Command::Crd => api::crds_yaml().map_err(|e| format!("failed to serialise CRDs: {e}")),
-        Command::Run(args) => match tokio::runtime::Runtime::new() {
+        Command::Run(args) => match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(args.worker_threads))
+            .enable_all()
+            .build()
+        {
             Ok(runtime) => runtime.block_on(run_operator(args)),
             Err(e) => Err(format!("failed to start the async runtime: {e}")),
         },

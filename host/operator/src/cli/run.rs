@@ -38,6 +38,11 @@ pub struct RunArgs {
     /// Writes allowed at once after a quiet spell.
     #[arg(long, default_value_t = antfly_operator::controller::throttle::DEFAULT_WRITE_BURST)]
     write_burst: u32,
+    /// Threads of the async runtime, which decodes watch events and runs reconciles (plugin
+    /// calls have threads of their own). One is enough for thousands of clusters, and more
+    /// only contend for the allocator's lock where cores are scarce.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub worker_threads: u16,
     #[command(flatten)]
     pub plugins: PluginArgs,
 }
