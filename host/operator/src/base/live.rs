@@ -34,6 +34,20 @@ pub struct LiveStatus {
     pub update_revision: Option<String>,
 }
 
+/// The resourceVersion alone, of a write whose answer no later step reads; the rest of the
+/// written object is skipped unparsed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct WrittenVersion {
+    pub metadata: LiveMetadata,
+}
+
+impl WrittenVersion {
+    pub fn resource_version(&self) -> Option<u64> {
+        self.metadata.resource_version()
+    }
+}
+
 impl LiveMetadata {
     /// The resourceVersion as a number, for telling a write from its echo.
     pub fn resource_version(&self) -> Option<u64> {

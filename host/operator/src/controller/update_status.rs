@@ -1,16 +1,18 @@
 //! The status step: conditions, events, and the status write, made only when something changed.
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch};
+use kube::api::Patch;
+use kube::core::Request;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::warn;
 
 use super::apply::apply_params;
-use super::context::{Context, cluster_key, resource_version};
+use super::context::{Context, cluster_key};
 use super::error::ReconcileError;
 use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase};
+use crate::base::live::WrittenVersion;
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, MAX_EVENT_NOTE_BYTES, truncate_utf8};
 use crate::pipeline::FailedStep;
 use crate::status;
@@ -44,13 +46,13 @@ pub async fn write_status(
         return Ok(());
     }
     ctx.before_write().await?;
-    let api: Api<AntflyCluster> = Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     let patch = json!({ "apiVersion": "antfly.io/v1", "kind": "AntflyCluster", "status": status });
-    let written = api
-        .patch_status(&cluster.name_any(), &apply_params(), &Patch::Apply(&patch))
-        .await
-        .map_err(ReconcileError::WriteStatus)?;
-    if let Some(version) = resource_version(&written) {
+    // `Api::patch_status` would decode the whole answer, managed fields included.
+    let request = Request::new(AntflyCluster::url_path(&(), cluster.namespace().as_deref()))
+        .patch_subresource("status", &cluster.name_any(), &apply_params(), &Patch::Apply(&patch))
+        .map_err(|e| ReconcileError::WriteStatus(kube::Error::BuildRequest(e)))?;
+    let written: WrittenVersion = ctx.client.request(request).await.map_err(ReconcileError::WriteStatus)?;
+    if let Some(version) = written.resource_version() {
         ctx.written_status.remember(&cluster_key(cluster), version, status);
     }
     Ok(())
