@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, ValidationDirective};
 use kube::core::Request;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -82,14 +82,14 @@ pub async fn apply_all(
         data_pdb,
     } = resources;
     let client = ctx.client.clone();
-    let ns = cluster.namespace();
     let name = cluster.name();
     let caches = &ctx.caches;
-    let config_maps = Child::<ConfigMap>::new(&client, ns, &caches.config_maps, "ConfigMap");
-    let accounts = Child::<ServiceAccount>::new(&client, ns, &caches.service_accounts, "ServiceAccount");
-    let services = Child::<Service>::new(&client, ns, &caches.services, "Service");
-    let statefulsets = Child::<StatefulSet, LiveStatefulSet>::new(&client, ns, &caches.statefulsets, "StatefulSet");
-    let pdbs = Child::<PodDisruptionBudget>::new(&client, ns, &caches.pdbs, "PodDisruptionBudget");
+    let config_maps = Child::<ConfigMap>::new(&client, cluster, &caches.config_maps, "ConfigMap");
+    let accounts = Child::<ServiceAccount>::new(&client, cluster, &caches.service_accounts, "ServiceAccount");
+    let services = Child::<Service>::new(&client, cluster, &caches.services, "Service");
+    let statefulsets =
+        Child::<StatefulSet, LiveStatefulSet>::new(&client, cluster, &caches.statefulsets, "StatefulSet");
+    let pdbs = Child::<PodDisruptionBudget>::new(&client, cluster, &caches.pdbs, "PodDisruptionBudget");
 
     let mut applied = Applied::default();
     if rollout == Rollout::Proceed {
@@ -169,6 +169,8 @@ struct Child<'a, K: Resource<DynamicType = ()> + 'static, A = WrittenVersion> {
     client: &'a Client,
     cache: &'a Store<Compact<K>>,
     namespace: &'a str,
+    /// The cluster that owns the children, triggered for changes held while applying.
+    cluster: &'a str,
     kind: &'static str,
     answer: PhantomData<fn() -> A>,
 }
@@ -183,9 +185,15 @@ where
         + 'static,
     A: Answer,
 {
-    fn new(client: &'a Client, namespace: &'a str, cache: &'a Store<Compact<K>>, kind: &'static str) -> Self {
+    fn new(
+        client: &'a Client,
+        cluster: &'a ValidatedCluster,
+        cache: &'a Store<Compact<K>>,
+        kind: &'static str,
+    ) -> Self {
+        let namespace = cluster.namespace();
         let api = Api::namespaced(client.clone(), namespace);
-        Self { api, client, cache, namespace, kind, answer: PhantomData }
+        Self { api, client, cache, namespace, cluster: cluster.name(), kind, answer: PhantomData }
     }
 
     /// The live object, decoded, if the cache holds it.
@@ -233,16 +241,19 @@ where
             .patch(&name, &apply_params(), &Patch::Apply(&desired))
             .map_err(|e| failed(kube::Error::BuildRequest(e)))?;
         drop(desired);
+        let flight = ctx.applies_in_flight.begin(&object, ObjectRef::new(self.cluster).within(self.namespace));
         let written: A = self.client.request(request).await.map_err(failed)?;
         ctx.metrics.writes.get_or_create(&super::metrics::KindLabel { kind }).inc();
-        if let Some(version) = written.resource_version() {
+        let version = written.resource_version();
+        if let Some(version) = version {
             match self.cache.get(&key(self.namespace, &name)) {
-                // The watch delivered the echo before this answer, and it set off a reconcile
-                // that is to find this object unchanged.
+                // The watch delivered the echo before this answer; the flight held it.
                 Some(live) if resource_version(&*live) == Some(version) => live.mark_own_write(),
                 _ => ctx.applied_children.remember(&object, version, ()),
             }
         }
+        // After `remember`: a change the flight no longer holds is recognised there.
+        flight.answered(version);
         Ok(Some(written))
     }
 

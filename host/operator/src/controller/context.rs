@@ -10,6 +10,7 @@ use kube::{Client, Resource, ResourceExt};
 use super::cache::Caches;
 use super::clock::Clock;
 use super::error::ReconcileError;
+use super::in_flight::InFlight;
 use super::leader::LeaderState;
 use super::metrics::Metrics;
 use super::throttle::WriteLimiter;
@@ -66,6 +67,8 @@ pub struct Context {
     /// until its watch delivers that version: the echo of a write the reconcile that made it
     /// has already accounted for, which then triggers no reconcile.
     pub applied_children: OwnWrites<()>,
+    /// Children with an apply in flight, whose changes wait for its answer.
+    pub applies_in_flight: InFlight,
 }
 
 /// Writes of this process per object, each with the resourceVersion the API server answered,

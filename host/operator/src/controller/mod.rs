@@ -12,6 +12,7 @@ mod context;
 mod error;
 mod finalizer;
 pub mod http;
+mod in_flight;
 pub mod leader;
 pub mod metrics;
 mod observe;
@@ -243,6 +244,7 @@ fn make_context(
         written_replicas: Default::default(),
         autoscale_evaluations: Default::default(),
         applied_children: Default::default(),
+        applies_in_flight: Default::default(),
     }
 }
 
@@ -287,6 +289,7 @@ async fn run_controller(
             Some(ObjectRef::<Compact<AntflyCluster>>::new(&instance).within(&pod.namespace()?))
         })
         .reconcile_all_on(reconcile_all)
+        .reconcile_on(futures::stream::iter(ctx.applies_in_flight.triggers()).flatten())
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
@@ -296,7 +299,8 @@ async fn run_controller(
 /// A child's changes but the echoes of the operator's own applies: the reconcile that applied
 /// a child went on with the object the API server answered, so its echo would only run the
 /// cluster's reconcile again to find nothing to do. Every other change, a controller's status
-/// update or another writer's edit included, still triggers.
+/// update or another writer's edit included, still triggers; one that arrives while an apply
+/// of the child is in flight triggers once the answer shows it is not the apply's echo.
 fn without_own_echoes<K>(
     changes: impl futures::Stream<Item = Arc<Compact<K>>> + Send + 'static,
     ctx: &Arc<Context>,
@@ -307,7 +311,12 @@ where
     let ctx = ctx.clone();
     changes.filter(move |child| {
         let key = context::child_key(&K::kind(&()), &child.namespace().unwrap_or_default(), &child.name_any());
-        let echo = ctx.applied_children.seen(&key, context::resource_version(&**child));
+        let version = context::resource_version(&**child);
+        if ctx.applies_in_flight.hold(&key, version) {
+            // The apply's answer decides whether this is its echo (`in_flight`).
+            return futures::future::ready(false);
+        }
+        let echo = ctx.applied_children.seen(&key, version);
         if echo {
             child.mark_own_write();
         }
