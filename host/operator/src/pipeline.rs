@@ -75,6 +75,12 @@ pub fn desired_state(
     desired_state_of_valid(validate(cluster).map_err(PipelineError::Invalid)?, destinations, resolver)
 }
 
+/// Whether [`desired_state_of_valid`] calls a plugin for `cluster`: a scheduling provider or
+/// mesh profile it names, or the destination of one of `destinations`.
+pub fn calls_plugins(cluster: &ValidatedCluster, destinations: &[DestinationRequest]) -> bool {
+    !cluster.plugin_requests().is_empty() || !destinations.is_empty()
+}
+
 /// [`desired_state`] for a cluster that has passed validation.
 pub fn desired_state_of_valid(
     cluster: ValidatedCluster,
@@ -122,4 +128,24 @@ pub fn server_environment(
     }
     let merged = ServerEnvironment::merge(accepted.iter().map(|(o, e)| (o.as_str(), e))).unwrap_or_default();
     (merged, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::parse_cluster;
+
+    fn validated(yaml: &str) -> ValidatedCluster {
+        validate(&parse_cluster(yaml).expect("example")).expect("valid")
+    }
+
+    #[test]
+    fn only_a_cluster_that_names_a_plugin_calls_one() {
+        let dev = validated(include_str!("../../../examples/dev-cluster.yaml"));
+        assert!(!calls_plugins(&dev, &[]));
+        let eks = validated(include_str!("../../../examples/eks-cluster.yaml"));
+        assert!(calls_plugins(&eks, &[]));
+        let mesh = validated(include_str!("../../../examples/service-mesh-istio-profile-cluster.yaml"));
+        assert!(calls_plugins(&mesh, &[]));
+    }
 }

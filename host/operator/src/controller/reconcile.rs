@@ -26,7 +26,7 @@ use crate::api::{AntflyCluster, AntflyClusterStatus, ClusterPhase, SidecarInject
 use crate::base::text::{MAX_CONDITION_MESSAGE_BYTES, truncate_utf8};
 use crate::base::{PAUSE_ANNOTATION, Role};
 use crate::compose::ExtensionError;
-use crate::pipeline::{DesiredState, FailedStep, PipelineError, desired_state_of_valid};
+use crate::pipeline::{DesiredState, FailedStep, PipelineError, calls_plugins, desired_state_of_valid};
 use crate::rollout::Step;
 use crate::status;
 use crate::validate::{ValidatedCluster, validate};
@@ -388,13 +388,13 @@ async fn run_pipeline(
         Err(errors) => return Ok(Err(PipelineError::Invalid(errors))),
     };
     let destinations = super::runs::destinations_of(ctx, cluster);
-    let desired = if validated.plugin_requests().is_empty() && destinations.is_empty() {
-        desired_state_of_valid(validated, &destinations, &*ctx.resolver)
-    } else {
+    let desired = if calls_plugins(&validated, &destinations) {
         let resolver = ctx.resolver.clone();
         tokio::task::spawn_blocking(move || desired_state_of_valid(validated, &destinations, &*resolver))
             .await
             .map_err(|e| ReconcileError::PluginTask(e.to_string()))?
+    } else {
+        desired_state_of_valid(validated, &destinations, &*ctx.resolver)
     };
     if let Ok(desired) = &desired {
         for problem in &desired.destination_problems {
