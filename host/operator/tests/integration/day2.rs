@@ -283,8 +283,13 @@ async fn rollouts_go_one_pod_at_a_time_in_order_and_a_revert_rolls_back() {
     t.kubelet.hold("r-data-2");
     t.patch("r", json!({"image": "antfly:3"})).await.expect("image change");
     t.wait_restarts(10 + 2).await;
+    // Waiting, not the "restarting r-data-2" step just before it, which names the pod too.
     eventually("the rollout waits on r-data-2", || async {
-        t.status("r").await.conditions.iter().any(|c| c.type_ == "Rollout" && c.message.contains("r-data-2"))
+        t.status("r")
+            .await
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Rollout" && c.message.contains("r-data-2") && c.message.contains("; waiting: "))
     })
     .await;
     let condition = t.status("r").await.conditions.into_iter().find(|c| c.type_ == "Rollout").expect("Rollout");
